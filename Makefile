@@ -1,0 +1,24 @@
+# The README's two commands. Both set everything up first (envs/setup.sh is idempotent and quick when done).
+#   make run   - the main job: the whole workflow on config/config.yaml (the bundled sample speaker)
+#   make test  - the test suite (lint, unit, step, workflow and SLURM tests)
+VENV  := .venv
+CORES ?= all
+SNAKEMAKE_ARGS ?=
+
+.PHONY: setup run test lint clean
+
+setup:
+	@bash envs/setup.sh
+
+run: setup
+	$(VENV)/bin/snakemake --cores $(CORES) --printshellcmds $(SNAKEMAKE_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check sdt models workflow_scripts tests benchmarks
+	$(VENV)/bin/snakemake --lint --cores 1 >/dev/null
+
+test: setup lint
+	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf results logs benchmarks/results .snakemake

@@ -1,0 +1,23 @@
+# Speech Drives Templates (Qian et al., ICCV 2021), end to end: raw videos -> dataset -> models -> tables.
+#
+# Results-path convention:  results/{speaker}/{stage}/{video}.*   per-video stages (one job per video)
+#                           results/{speaker}/{stage}/...         per-speaker stages
+#                           logs/{rule}/{speaker}/...  and  benchmarks/{rule}/{speaker}/...  mirror them.
+# The folder of a stage is named after its rule (detect_keypoints -> keypoints/, generate_clips -> clips/).
+
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/dataset.smk"
+
+
+rule all:
+    input:
+        dataset_targets(),
+    default_target: True

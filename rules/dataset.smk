@@ -1,0 +1,179 @@
+# Building a speaker's dataset (SDT_SPEC 2): per video  [make_sample_video ->] change_fps -> extract_frames ->
+# detect_keypoints -> remove_outliers -> rescale_shoulders -> generate_clips;  per speaker  split_dataset (or
+# pack_released) -> compute_stats, and qc_table.
+
+
+rule make_sample_video:
+    input:
+        photo=config["sample"]["photo"],
+    output:
+        video="results/{speaker}/source/{video}.mp4",
+    log:
+        "logs/make_sample_video/{speaker}/{video}.log",
+    params:
+        seconds=config["sample"]["seconds"],
+        seed=config["sample"]["seed"],
+    wildcard_constraints:
+        speaker=SAMPLE_SPEAKERS,
+    script:
+        "../workflow_scripts/make_sample_video.py"
+
+
+rule change_fps:
+    input:
+        video=source_video,
+    output:
+        video="results/{speaker}/fps/{video}.mp4",
+    log:
+        "logs/change_fps/{speaker}/{video}.log",
+    benchmark:
+        "benchmarks/change_fps/{speaker}/{video}.tsv"
+    params:
+        fps=DATASET["fps"],
+    wildcard_constraints:
+        speaker=VIDEO_SPEAKERS,
+    script:
+        "../workflow_scripts/change_fps.py"
+
+
+rule extract_frames:
+    input:
+        video="results/{speaker}/fps/{video}.mp4",
+    output:
+        frames=frames_output("results/{speaker}/frames/{video}"),
+    log:
+        "logs/extract_frames/{speaker}/{video}.log",
+    benchmark:
+        "benchmarks/extract_frames/{speaker}/{video}.tsv"
+    script:
+        "../workflow_scripts/extract_frames.py"
+
+
+rule detect_keypoints:
+    input:
+        frames="results/{speaker}/frames/{video}",
+    output:
+        keypoints="results/{speaker}/keypoints/{video}.npz",
+    log:
+        "logs/detect_keypoints/{speaker}/{video}.log",
+    benchmark:
+        "benchmarks/detect_keypoints/{speaker}/{video}.tsv"
+    params:
+        detector=DATASET["detector"],
+        fps=DATASET["fps"],
+    script:
+        "../workflow_scripts/detect_keypoints.py"
+
+
+rule remove_outliers:
+    input:
+        keypoints="results/{speaker}/keypoints/{video}.npz",
+    output:
+        outliers="results/{speaker}/outliers/{video}.npz",
+    log:
+        "logs/remove_outliers/{speaker}/{video}.log",
+    params:
+        outlier_px=DATASET["outlier_px"],
+    script:
+        "../workflow_scripts/remove_outliers.py"
+
+
+rule rescale_shoulders:
+    input:
+        keypoints="results/{speaker}/keypoints/{video}.npz",
+        outliers="results/{speaker}/outliers/{video}.npz",
+    output:
+        rescaled="results/{speaker}/rescaled/{video}.npz",
+    log:
+        "logs/rescale_shoulders/{speaker}/{video}.log",
+    params:
+        enabled=DATASET["rescale_shoulders"],
+        reference_px=DATASET["reference_shoulder_px"],
+    script:
+        "../workflow_scripts/rescale_shoulders.py"
+
+
+rule generate_clips:
+    input:
+        rescaled="results/{speaker}/rescaled/{video}.npz",
+        outliers="results/{speaker}/outliers/{video}.npz",
+        video="results/{speaker}/fps/{video}.mp4",
+    output:
+        clips="results/{speaker}/clips/{video}.npz",
+    log:
+        "logs/generate_clips/{speaker}/{video}.log",
+    params:
+        fps=DATASET["fps"],
+        clip_frames=DATASET["clip_frames"],
+        clip_stride=DATASET["clip_stride"],
+        skip_frames=DATASET["skip_frames"],
+        audio_rate=DATASET["audio_rate"],
+    script:
+        "../workflow_scripts/generate_clips.py"
+
+
+rule split_dataset:
+    input:
+        clips=per_video("results/{speaker}/clips/{video}.npz"),
+    output:
+        **{f"{s}_{k}": f"results/{{speaker}}/dataset/{s}_{k}.npy" for s in SPLITS for k in ("poses", "audio")},
+        index="results/{speaker}/dataset/clips.csv",
+    log:
+        "logs/split_dataset/{speaker}.log",
+    params:
+        train_fraction=DATASET["train_fraction"],
+        idle_clips=DATASET["idle_clips"],
+    wildcard_constraints:
+        speaker=VIDEO_SPEAKERS,
+    script:
+        "../workflow_scripts/split_dataset.py"
+
+
+rule pack_released:
+    input:
+        index=released_index,
+    output:
+        **{f"{s}_{k}": f"results/{{speaker}}/dataset/{s}_{k}.npy" for s in SPLITS for k in ("poses", "audio")},
+        index="results/{speaker}/dataset/clips.csv",
+    log:
+        "logs/pack_released/{speaker}.log",
+    benchmark:
+        "benchmarks/pack_released/{speaker}.tsv"
+    params:
+        clip_frames=DATASET["clip_frames"],
+        audio_rate=DATASET["audio_rate"],
+        fps=DATASET["fps"],
+    wildcard_constraints:
+        speaker=RELEASED_SPEAKERS,
+    script:
+        "../workflow_scripts/pack_released.py"
+
+
+rule compute_stats:
+    input:
+        train_poses="results/{speaker}/dataset/train_poses.npy",
+    output:
+        stats="results/{speaker}/stats.npz",
+    log:
+        "logs/compute_stats/{speaker}.log",
+    params:
+        scale_rule=scale_rule,
+        reference_px=DATASET["reference_shoulder_px"],
+    script:
+        "../workflow_scripts/compute_stats.py"
+
+
+rule qc_table:
+    input:
+        keypoints=per_video("results/{speaker}/keypoints/{video}.npz"),
+        outliers=per_video("results/{speaker}/outliers/{video}.npz"),
+        clips=per_video("results/{speaker}/clips/{video}.npz"),
+        index="results/{speaker}/dataset/clips.csv",
+    output:
+        table="results/{speaker}/qc.csv",
+    log:
+        "logs/qc_table/{speaker}.log",
+    wildcard_constraints:
+        speaker=VIDEO_SPEAKERS,
+    script:
+        "../workflow_scripts/qc_table.py"
