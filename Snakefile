@@ -15,9 +15,11 @@ configfile: "config/config.yaml"
 
 include: "rules/common.smk"
 include: "rules/dataset.smk"
+include: "rules/train.smk"
 
 
 rule all:
     input:
         dataset_targets(),
+        model_targets(),
     default_target: True

@@ -105,3 +105,40 @@ def scale_rule(wildcards):
     if kind == "released":
         return "released"
     return "rescaled_to_oliver" if DATASET["rescale_shoulders"] else "shoulder_width"
+
+
+def _train_settings():
+    """config['train'] with the chosen preset's overrides applied (preset 'release' = no overrides)."""
+    train = dict(config["train"])
+    preset = train.pop("preset")
+    if preset != "release":
+        if preset not in config["train_presets"]:
+            raise WorkflowError(
+                f"train.preset '{preset}' is not 'release' nor one of train_presets: "
+                f"{sorted(config['train_presets'])}"
+            )
+        train.update(config["train_presets"][preset])
+    return train
+
+
+TRAIN = _train_settings()
+METHODS = ("pose_vae", "sdt_bp", "sdt_vae", "s2g")
+
+
+def train_params(method):
+    """The hyper-parameters a training rule passes to its script (Snakemake reruns the rule when they change)."""
+    return {"method": method, **TRAIN}
+
+
+# What every training rule reads: the packed train and dev clips and the speaker's statistics.
+TRAIN_DATA = {
+    "train_poses": "results/{speaker}/dataset/train_poses.npy",
+    "train_audio": "results/{speaker}/dataset/train_audio.npy",
+    "dev_poses": "results/{speaker}/dataset/dev_poses.npy",
+    "dev_audio": "results/{speaker}/dataset/dev_audio.npy",
+    "stats": "results/{speaker}/stats.npz",
+}
+
+
+def model_targets():
+    return [f"results/{s}/models/{m}.pt" for s in config["speakers"] for m in METHODS]

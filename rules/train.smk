@@ -1,0 +1,87 @@
+# Training (SDT_SPEC 5): one rule per model.  The final model is the rule's output; resumable checkpoints live
+# in results/{speaker}/train/{method}/checkpoints/, which Snakemake never wipes, so a killed job resumes.
+
+
+rule train_pose_vae:
+    input:
+        **TRAIN_DATA,
+    output:
+        model="results/{speaker}/models/pose_vae.pt",
+        history="results/{speaker}/train/pose_vae/history.csv",
+    log:
+        "logs/train_pose_vae/{speaker}.log",
+    benchmark:
+        "benchmarks/train_pose_vae/{speaker}.tsv"
+    params:
+        settings=train_params("pose_vae"),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    script:
+        "../workflow_scripts/train_pose_vae.py"
+
+
+rule train_sdt_bp:
+    input:
+        **TRAIN_DATA,
+    output:
+        model="results/{speaker}/models/sdt_bp.pt",
+        history="results/{speaker}/train/sdt_bp/history.csv",
+    log:
+        "logs/train_sdt_bp/{speaker}.log",
+    benchmark:
+        "benchmarks/train_sdt_bp/{speaker}.tsv"
+    params:
+        settings=train_params("sdt_bp"),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=720,
+    script:
+        "../workflow_scripts/train_sdt_bp.py"
+
+
+rule train_sdt_vae:
+    input:
+        **TRAIN_DATA,
+        pose_vae="results/{speaker}/models/pose_vae.pt",
+    output:
+        model="results/{speaker}/models/sdt_vae.pt",
+        history="results/{speaker}/train/sdt_vae/history.csv",
+    log:
+        "logs/train_sdt_vae/{speaker}.log",
+    benchmark:
+        "benchmarks/train_sdt_vae/{speaker}.tsv"
+    params:
+        settings=train_params("sdt_vae"),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=720,
+    script:
+        "../workflow_scripts/train_sdt_vae.py"
+
+
+rule train_s2g:
+    input:
+        **TRAIN_DATA,
+    output:
+        model="results/{speaker}/models/s2g.pt",
+        history="results/{speaker}/train/s2g/history.csv",
+    log:
+        "logs/train_s2g/{speaker}.log",
+    benchmark:
+        "benchmarks/train_s2g/{speaker}.tsv"
+    params:
+        settings=train_params("s2g"),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=12000,
+        runtime=720,
+    script:
+        "../workflow_scripts/train_s2g.py"

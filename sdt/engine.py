@@ -1,0 +1,126 @@
+"""One training step per method, one epoch loop, one validation pass (SDT_SPEC 5).
+
+A method's networks and optimisers live in a ``Run`` (see sdt/train.py); these functions only compute.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from models.pose_vae import template_kl, vae_kl
+from sdt.poses import final_results
+
+
+class NonFiniteLoss(FloatingPointError):
+    pass
+
+
+def _check(loss, epoch, step, name):
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(f"non-finite {name} loss ({loss.item()}) at epoch {epoch}, step {step}: "
+                            "training stopped (lower the learning rate or check the data)")
+
+
+def _backward(opts, loss):
+    for opt in opts:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for opt in opts:
+        opt.step()
+
+
+def step_pose_vae(run, batch):
+    poses = batch["poses"]
+    recon, mu, logvar = run.nets["vae"](poses)
+    l1 = F.l1_loss(recon, poses)
+    kl = vae_kl(mu, logvar)
+    loss = l1 + run.settings["vae_kl_weight"] * kl
+    run.check(loss, "pose_vae")
+    _backward([run.opts["vae"]], loss)
+    with torch.no_grad():  # the release keeps every training clip's posterior (SDT-VAE's templates)
+        run.buffers["clip_code_mu"][batch["index"]] = mu.detach().to(run.buffers["clip_code_mu"].dtype)
+        run.buffers["clip_code_logvar"][batch["index"]] = logvar.detach().to(run.buffers["clip_code_mu"].dtype)
+    return {"loss": loss.item(), "l1": l1.item(), "kl": kl.item()}
+
+
+def step_sdt(run, batch):
+    """SDT-BP (trainable template table) and SDT-VAE (fixed VAE templates) share this step."""
+    mel = run.mel(batch["audio"])
+    templates = run.templates[batch["index"]]  # [B, D]
+    with run.autocast():
+        pred = run.nets["netG"](mel, templates)
+    l1 = F.l1_loss(pred.float(), batch["poses"])
+    out = {"l1": l1.item()}
+    loss = l1
+    opts = [run.opts["netG"]]
+    if run.method == "sdt_bp":
+        kl = template_kl(templates)
+        loss = loss + run.settings["template_kl_weight"] * kl
+        opts.append(run.opts["templates"])
+        out["template_kl"] = float(kl)
+    run.check(loss, run.method)
+    _backward(opts, loss)
+    out["loss"] = loss.item()
+    return out
+
+
+def step_s2g(run, batch):
+    """Speech2Gesture: generator (L1 + LSGAN) then discriminator step (LSGAN, MSE to 1 for real, 0 for fake)."""
+    mel = run.mel(batch["audio"])
+    netG, netD = run.nets["netG"], run.nets["netD"]
+    with run.autocast():
+        pred = netG(mel, None).float()
+    l1 = F.l1_loss(pred, batch["poses"])
+    fake_score = netD(pred)
+    g_gan = F.mse_loss(fake_score, torch.ones_like(fake_score))
+    loss = l1 + run.settings["gan_weight"] * g_gan
+    run.check(loss, "s2g generator")
+    _backward([run.opts["netG"]], loss)
+
+    real_score, fake_score = netD(batch["poses"]), netD(pred.detach())
+    d_loss = F.mse_loss(real_score, torch.ones_like(real_score)) + F.mse_loss(fake_score, torch.zeros_like(fake_score))
+    run.check(d_loss, "s2g discriminator")
+    _backward([run.opts["netD"]], d_loss)
+    return {"loss": loss.item(), "l1": l1.item(), "g_gan": g_gan.item(), "d_loss": d_loss.item()}
+
+
+STEPS = {"pose_vae": step_pose_vae, "sdt_bp": step_sdt, "sdt_vae": step_sdt, "s2g": step_s2g}
+
+
+def train_one_epoch(run, loader, epoch, progress=True) -> dict[str, float]:
+    run.train_mode(True)
+    step_fn = STEPS[run.method]
+    sums, n = {}, 0
+    bar = tqdm(loader, desc=f"{run.method} epoch {epoch}", leave=False, disable=not progress, unit="batch")
+    for batch in bar:
+        batch = {k: v.to(run.device, non_blocking=True) for k, v in batch.items()}
+        run.epoch, run.step = epoch, run.step + 1
+        logs = step_fn(run, batch)
+        for k, v in logs.items():
+            sums[k] = sums.get(k, 0.0) + v
+        n += 1
+        bar.set_postfix(loss=f"{logs['loss']:.4f}")
+        run.log_scalars("train_step", logs, run.step)
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+@torch.no_grad()
+def evaluate(run, loader) -> dict:
+    """Validation: L1 on normalised poses and L2 (px, on final results) of the method's prediction."""
+    if loader is None or len(loader) == 0:
+        return {"val_l1": math.nan, "val_l2": math.nan}
+    run.train_mode(False)
+    g = torch.Generator().manual_seed(run.settings["seed"])  # same validation templates every epoch
+    l1_sum = l2_sum = 0.0
+    count = 0
+    for batch in loader:
+        batch = {k: v.to(run.device) for k, v in batch.items()}
+        pred = run.predict_normalised(batch, generator=g)
+        true = batch["poses"]
+        l1_sum += F.l1_loss(pred, true, reduction="sum").item() / true[0].numel()
+        pf, tf = (final_results(x, run.stats_t, run.parted) for x in (pred, true))
+        l2_sum += torch.linalg.norm(pf - tf, dim=-2).mean(dim=(1, 2)).sum().item()
+        count += len(true)
+    return {"val_l1": l1_sum / count, "val_l2": l2_sum / count}

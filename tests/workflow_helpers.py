@@ -1,0 +1,53 @@
+"""Running the real workflow in a scratch working directory (shared by the workflow, staleness and SLURM tests)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+# A small but complete run of the bundled sample speaker: 2 videos of 14 s -> 28 clips each (22 train, 2 idle,
+# 4 dev) with 10 skipped frames, the tiny training preset.
+SMALL_CONFIG = {
+    "speakers": {"sample": {"sample": True}},
+    "sample": {"photo": str(REPO / "resources" / "messi5.jpg"), "videos": 2, "seconds": 14, "seed": 0},
+    "dataset": {"skip_frames": 10, "idle_clips": 2},
+    "train": {"preset": "tiny"},
+}
+
+
+def make_workdir(path, config=None):
+    """A working directory with config/config.yaml = the repo's config updated with ``config``."""
+    path = Path(path)
+    (path / "config").mkdir(parents=True, exist_ok=True)
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for key, value in (config or SMALL_CONFIG).items():
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) and key != "speakers" else value
+    (path / "config" / "config.yaml").write_text(yaml.safe_dump(base))
+    return path
+
+
+def snakemake(workdir, *args, cores=2, timeout=1200, check=True):
+    """Run snakemake on the repo's Snakefile in ``workdir``; returns the CompletedProcess (stdout+stderr)."""
+    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", str(cores), *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    proc.output = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.output[-6000:]}")
+    return proc
+
+
+def planned_jobs(workdir, *args):
+    """{rule: count} of the jobs a dry run would run."""
+    out = snakemake(workdir, "--dry-run", "--quiet", "rules", *args).output
+    jobs = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+            jobs[parts[0]] = int(parts[1])
+    return jobs

@@ -1,0 +1,5 @@
+"""Rule train_pose_vae: train one speaker's pose_vae model; resumes from its last checkpoint (sdt.train.train)."""
+
+from sdt.train import train_rule
+
+train_rule(snakemake)

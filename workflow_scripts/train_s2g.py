@@ -1,0 +1,5 @@
+"""Rule train_s2g: train one speaker's s2g model; resumes from its last checkpoint (sdt.train.train)."""
+
+from sdt.train import train_rule
+
+train_rule(snakemake)
