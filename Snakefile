@@ -14,6 +14,14 @@ configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    speaker="[A-Za-z0-9_-]+",
+    video="[^/]+",
+    split="|".join(SPLITS),
+
+
 include: "rules/dataset.smk"
 include: "rules/train.smk"
 

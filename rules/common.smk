@@ -10,12 +10,6 @@ SPLITS = ("train", "idle", "dev")
 DATASET = config["dataset"]
 
 
-wildcard_constraints:
-    speaker="[A-Za-z0-9_-]+",
-    video="[^/]+",
-    split="|".join(SPLITS),
-
-
 def speaker_kind(speaker):
     """'videos', 'released' or 'sample' (the schema allows exactly one key per speaker)."""
     return next(iter(config["speakers"][speaker]))
@@ -130,7 +124,7 @@ def train_params(method):
     return {"method": method, **TRAIN}
 
 
-# What every training rule reads: the packed train and dev clips and the speaker's statistics.
+# The inputs of every training rule (the packed train and dev clips and the speaker statistics)
 TRAIN_DATA = {
     "train_poses": "results/{speaker}/dataset/train_poses.npy",
     "train_audio": "results/{speaker}/dataset/train_audio.npy",

@@ -15,6 +15,8 @@ rule make_sample_video:
         seed=config["sample"]["seed"],
     wildcard_constraints:
         speaker=SAMPLE_SPEAKERS,
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/make_sample_video.py"
 
@@ -32,6 +34,8 @@ rule change_fps:
         fps=DATASET["fps"],
     wildcard_constraints:
         speaker=VIDEO_SPEAKERS,
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/change_fps.py"
 
@@ -45,6 +49,8 @@ rule extract_frames:
         "logs/extract_frames/{speaker}/{video}.log",
     benchmark:
         "benchmarks/extract_frames/{speaker}/{video}.tsv"
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/extract_frames.py"
 
@@ -61,6 +67,8 @@ rule detect_keypoints:
     params:
         detector=DATASET["detector"],
         fps=DATASET["fps"],
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/detect_keypoints.py"
 
@@ -74,6 +82,8 @@ rule remove_outliers:
         "logs/remove_outliers/{speaker}/{video}.log",
     params:
         outlier_px=DATASET["outlier_px"],
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/remove_outliers.py"
 
@@ -89,6 +99,8 @@ rule rescale_shoulders:
     params:
         enabled=DATASET["rescale_shoulders"],
         reference_px=DATASET["reference_shoulder_px"],
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/rescale_shoulders.py"
 
@@ -108,6 +120,8 @@ rule generate_clips:
         clip_stride=DATASET["clip_stride"],
         skip_frames=DATASET["skip_frames"],
         audio_rate=DATASET["audio_rate"],
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/generate_clips.py"
 
@@ -125,6 +139,8 @@ rule split_dataset:
         idle_clips=DATASET["idle_clips"],
     wildcard_constraints:
         speaker=VIDEO_SPEAKERS,
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/split_dataset.py"
 
@@ -145,6 +161,8 @@ rule pack_released:
         fps=DATASET["fps"],
     wildcard_constraints:
         speaker=RELEASED_SPEAKERS,
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/pack_released.py"
 
@@ -159,6 +177,8 @@ rule compute_stats:
     params:
         scale_rule=scale_rule,
         reference_px=DATASET["reference_shoulder_px"],
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/compute_stats.py"
 
@@ -175,5 +195,7 @@ rule qc_table:
         "logs/qc_table/{speaker}.log",
     wildcard_constraints:
         speaker=VIDEO_SPEAKERS,
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/qc_table.py"

@@ -19,6 +19,8 @@ rule train_pose_vae:
         gpu=1,
         mem_mb=8000,
         runtime=240,
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/train_pose_vae.py"
 
@@ -40,6 +42,8 @@ rule train_sdt_bp:
         gpu=1,
         mem_mb=12000,
         runtime=720,
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/train_sdt_bp.py"
 
@@ -62,6 +66,8 @@ rule train_sdt_vae:
         gpu=1,
         mem_mb=12000,
         runtime=720,
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/train_sdt_vae.py"
 
@@ -83,5 +89,7 @@ rule train_s2g:
         gpu=1,
         mem_mb=12000,
         runtime=720,
+    conda:
+        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/train_s2g.py"

@@ -50,7 +50,7 @@ _FACE_CLOSED = {range(36, 42), range(42, 48), range(48, 60), range(60, 68)}
 FACE_EDGES = []
 for _c in _FACE_CHAINS:
     _ids = list(_c)
-    FACE_EDGES += [(25 + a, 25 + b) for a, b in zip(_ids, _ids[1:])]
+    FACE_EDGES += [(25 + a, 25 + b) for a, b in zip(_ids[:-1], _ids[1:], strict=True)]
     if _c in _FACE_CLOSED:
         FACE_EDGES.append((25 + _ids[-1], 25 + _ids[0]))
 _HAND = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),

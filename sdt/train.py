@@ -182,7 +182,8 @@ def train(method, data, model_out, history_out, run_dir, settings, pose_vae=None
     bs = settings["batch_size"]
     sampler = EpochBatchSampler(len(train_set), bs, settings["seed"], max_batches=settings["max_steps_per_epoch"])
     loader = batch_loader(train_set, sampler, settings["num_workers"])
-    dev_loader = (batch_loader(dev_set, EpochBatchSampler(len(dev_set), bs, 0, shuffle=False)) if len(dev_set) else None)
+    dev_sampler = EpochBatchSampler(len(dev_set), bs, 0, shuffle=False)
+    dev_loader = batch_loader(dev_set, dev_sampler) if len(dev_set) else None
     fixed = _fixed_templates(pose_vae, len(train_set)) if method == "sdt_vae" else None
     fp = fingerprint({"method": method, **settings}, data["train_poses"], data["dev_poses"],
                      *(np.asarray(stats[k]) for k in sorted(stats) if k.startswith(("mean", "std"))),
