@@ -1,0 +1,62 @@
+"""The shared conv-norm-activation block of Speech Drives Templates (Qian et al., ICCV 2021; SDT_SPEC 4).
+
+Every network of the paper (audio encoder, generator U-Net and decoder, motion discriminator, pose VAE) is a
+stack of ``ConvNormRelu``.  Its submodules are named ``conv`` and ``norm`` as in the authors' release, so
+release keys ``<layer>.conv.weight`` / ``<layer>.norm.{weight,bias,running_mean,...}`` load without renaming.
+"""
+
+import torch.nn.functional as F
+from torch import nn
+
+NORMS = ("BN", "IN")
+
+
+class TimeStepNorm(nn.Module):
+    """The release's 1D "instance norm": each time step normalised across its channels, no affine parameters.
+
+    It equals ``nn.InstanceNorm1d`` applied to the transposed tensor [B, T, C] (which is how the release
+    computes it), i.e. a parameter-free layer norm over the channel axis (so no state-dict keys).
+    """
+
+    def __init__(self, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x):  # (B, C, T)
+        return F.layer_norm(x.transpose(1, 2), x.shape[1:2], eps=self.eps).transpose(1, 2)
+
+
+def make_norm(norm, dim, channels):
+    """BN: batch norm with affine parameters.  IN: no affine; 2D = per-channel instance norm over the map,
+    1D = per-time-step norm across channels (:class:`TimeStepNorm`)."""
+    if norm == "BN":
+        return nn.BatchNorm1d(channels) if dim == 1 else nn.BatchNorm2d(channels)
+    if norm == "IN":
+        return TimeStepNorm() if dim == 1 else nn.InstanceNorm2d(channels)
+    raise ValueError(f"unknown norm {norm!r}: expected one of {NORMS}")
+
+
+class ConvNormRelu(nn.Module):
+    """conv (no bias, Kaiming-normal init) -> norm -> ReLU / LeakyReLU(0.2).
+
+    Default kernel 3, stride 1, pad 1 (same length); ``downsample``: kernel 4, stride 2, pad 1 (half length).
+    ``kernel_size``/``stride``/``padding`` override both (the audio encoder's last (6, 3) layer).
+    """
+
+    def __init__(self, in_channels, out_channels, dim=1, downsample=False, kernel_size=None, stride=None,
+                 padding=None, norm="BN", leaky=False):
+        super().__init__()
+        if dim not in (1, 2):
+            raise ValueError(f"dim must be 1 or 2, got {dim}")
+        k, s, p = (4, 2, 1) if downsample else (3, 1, 1)
+        k = k if kernel_size is None else kernel_size
+        s = s if stride is None else stride
+        p = p if padding is None else padding
+        conv = nn.Conv1d if dim == 1 else nn.Conv2d
+        self.conv = conv(in_channels, out_channels, k, s, p, bias=False)
+        nn.init.kaiming_normal_(self.conv.weight)
+        self.norm = make_norm(norm, dim, out_channels)
+        self.act = nn.LeakyReLU(0.2, inplace=True) if leaky else nn.ReLU(inplace=True)
+
+    def forward(self, x):  # (B, C_in, T) or (B, C_in, H, W)
+        return self.act(self.norm(self.conv(x)))

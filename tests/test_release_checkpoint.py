@@ -1,0 +1,157 @@
+"""sdt/release_checkpoint.py on checkpoints in the release's layout (SDT_SPEC 7), made from our own models."""
+
+import pytest
+import torch
+
+from models.discriminator import PoseDiscriminatorConfig, PoseSequenceDiscriminator
+from models.generator import GeneratorConfig, SequenceGeneratorCNN
+from models.pose_vae import PoseSeqEncoder, PoseSeqVAE, PoseVAEConfig
+from sdt.errors import InputError
+from sdt.release_checkpoint import load_release_checkpoint
+
+N_TRAIN = 10
+
+
+def randomise_bn_stats(module):
+    """Non-default running statistics, so that a loader that forgot the buffers would be caught."""
+    for name, buf in module.named_buffers():
+        if name.endswith("running_mean"):
+            buf.normal_()
+        elif name.endswith("running_var"):
+            buf.uniform_(0.5, 2.0)
+        elif name.endswith("num_batches_tracked"):
+            buf.fill_(123)
+
+
+def release_layout(parts, **extra):
+    """The authors' torch.save dict: {prefix: module} -> 'module.<prefix>.<key>' keys, fake torchaudio mel
+    buffers, an optimizer entry, epoch and step, as DataParallel and the release's Trainer write it."""
+    state = {}
+    for prefix, module in parts.items():
+        state.update({f"module.{prefix}.{k}": v.clone() for k, v in module.state_dict().items()})
+    state["module.mel_transfm.spectrogram.window"] = torch.hann_window(400)
+    state["module.mel_transfm.mel_scale.fb"] = torch.rand(257, 80)
+    state.update({f"module.{k}": v for k, v in extra.items()})
+    first = next(iter(parts.values()))
+    opt = torch.optim.Adam(first.parameters(), lr=1e-4)
+    return {"epoch": 100, "step": 12345, "model_state_dict": state, "optimizerG_state_dict": opt.state_dict()}
+
+
+def assert_same_weights(ours, theirs):
+    a, b = ours.state_dict(), theirs.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0, msg=k)
+
+
+def mel_keys(report):
+    return sorted(k for k in report.skipped if "mel_transfm" in k)
+
+
+def test_sdt_bp_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    gen = SequenceGeneratorCNN(GeneratorConfig(template_dim=32, norm="IN")).eval()
+    enc = PoseSeqEncoder(PoseVAEConfig()).eval()
+    randomise_bn_stats(enc)
+    table = torch.nn.Parameter(torch.randn(N_TRAIN, 32))
+    path = tmp_path / "sdt_bp.pth"
+    torch.save(release_layout({"netG": gen, "pose_encoder": enc}, clips_code=table.detach()), path)
+
+    rel = load_release_checkpoint(path, kind="audio2pose")
+    cfg, report = rel["generator_config"], rel["report"]
+    assert (cfg.template_dim, cfg.norm, cfg.n_points) == (32, "IN", 121)
+    assert rel["discriminator"] is None and (rel["epoch"], rel["step"]) == (100, 12345)
+    assert_same_weights(gen, rel["generator"])
+    assert_same_weights(enc, rel["pose_encoder"])
+    torch.testing.assert_close(rel["templates"], table.detach())
+    assert mel_keys(report) == ["module.mel_transfm.mel_scale.fb", "module.mel_transfm.spectrogram.window"]
+    assert "optimizerG_state_dict" in report.skipped and report.unknown == []
+    assert len(report.loaded) == len(gen.state_dict()) + len(enc.state_dict()) + 1
+
+    mel, tpl, poses = torch.rand(2, 80, 427), table.detach()[:2], torch.randn(2, 64, 2, 121)
+    with torch.no_grad():
+        torch.testing.assert_close(rel["generator"](mel, tpl), gen(mel, tpl), atol=0, rtol=0)
+        for a, b in zip(rel["pose_encoder"](poses), enc(poses), strict=True):
+            torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+def test_speech2gesture_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(1)
+    gen = SequenceGeneratorCNN(GeneratorConfig(template_dim=0, norm="BN")).eval()
+    disc = PoseSequenceDiscriminator(PoseDiscriminatorConfig()).eval()
+    randomise_bn_stats(gen)
+    randomise_bn_stats(disc)
+    path = tmp_path / "s2g.pth"
+    torch.save(release_layout({"netG": gen, "netD_pose": disc}), path)
+
+    rel = load_release_checkpoint(str(path))
+    assert (rel["generator_config"].template_dim, rel["generator_config"].norm) == (0, "BN")
+    assert rel["templates"] is None and rel["pose_encoder"] is None
+    assert_same_weights(gen, rel["generator"])
+    assert_same_weights(disc, rel["discriminator"])
+    assert len(mel_keys(rel["report"])) == 2 and rel["report"].unknown == []
+    mel, poses = torch.rand(2, 80, 427), torch.randn(2, 64, 2, 121)
+    with torch.no_grad():
+        torch.testing.assert_close(rel["generator"](mel), gen(mel), atol=0, rtol=0)
+        torch.testing.assert_close(rel["discriminator"](poses), disc(poses), atol=0, rtol=0)
+
+
+def test_sdt_vae_checkpoint_without_table_infers_the_template_dimension():
+    torch.manual_seed(2)
+    gen = SequenceGeneratorCNN(GeneratorConfig(template_dim=16, norm="IN"))
+    rel = load_release_checkpoint(release_layout({"netG": gen}), kind="audio2pose")
+    assert rel["generator_config"].template_dim == 16 and rel["templates"] is None
+    assert any("clip_code_mu" in note for note in rel["report"].notes)
+
+
+def test_vae_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(3)
+    vae = PoseSeqVAE(PoseVAEConfig()).eval()
+    randomise_bn_stats(vae)
+    mu, logvar = torch.randn(N_TRAIN, 32), torch.randn(N_TRAIN, 32)
+    path = tmp_path / "vae.pth"
+    torch.save(release_layout({"ae": vae}, clip_code_mu=mu, clip_code_logvar=logvar), path)
+
+    rel = load_release_checkpoint(path, kind="vae")
+    assert rel["vae_config"] == PoseVAEConfig()
+    assert_same_weights(vae, rel["vae"])
+    torch.testing.assert_close(rel["clip_code_mu"], mu)
+    torch.testing.assert_close(rel["clip_code_logvar"], logvar)
+    assert len(mel_keys(rel["report"])) == 2 and rel["report"].unknown == []
+    poses = torch.randn(2, 64, 2, 121)
+    with torch.no_grad():
+        for a, b in zip(rel["vae"](poses), vae(poses), strict=True):
+            torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+def test_unknown_keys_are_reported_not_loaded():
+    torch.manual_seed(4)
+    vae = PoseSeqVAE(PoseVAEConfig())
+    extra = {"ae.decoder.t5.conv.weight": torch.zeros(1), "something": torch.ones(1)}
+    ckpt = release_layout({"ae": vae}, **extra)
+    ckpt["scheduler"] = {"milestones": [90, 98]}
+    report = load_release_checkpoint(ckpt, kind="vae")["report"]
+    assert sorted(report.unknown) == ["module.ae.decoder.t5.conv.weight", "module.something", "scheduler"]
+    assert "3 unknown" in report.summary()
+
+
+def test_bad_checkpoints_raise_input_errors(tmp_path):
+    torch.manual_seed(5)
+    vae = PoseSeqVAE(PoseVAEConfig())
+    with pytest.raises(InputError, match="kind='vae'"):
+        load_release_checkpoint(release_layout({"ae": vae}), kind="audio2pose")
+    ckpt = release_layout({"ae": vae})
+    del ckpt["model_state_dict"]["module.ae.decoder.d3.conv.weight"]
+    with pytest.raises(InputError, match="missing"):
+        load_release_checkpoint(ckpt, kind="vae")
+    ckpt = release_layout({"ae": vae})
+    ckpt["model_state_dict"]["module.ae.decoder.blocks.0.norm.weight"] = torch.ones(3)
+    with pytest.raises(InputError, match="shape"):
+        load_release_checkpoint(ckpt, kind="vae")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="junk.pth"):
+        load_release_checkpoint(tmp_path / "junk.pth", kind="vae")
+    with pytest.raises(InputError, match="model_state_dict"):
+        load_release_checkpoint({"epoch": 1}, kind="vae")
+    with pytest.raises(ValueError, match="kind"):
+        load_release_checkpoint({"model_state_dict": {}}, kind="pose")
