@@ -1,0 +1,94 @@
+"""Rule qc_table: one row per video of what each dataset stage kept and dropped, and a final TOTAL row.
+
+Columns (counts):
+  frames_in                 frames of the 15 fps video (keypoints npz)
+  found_body/face/lhand/rhand  frames where the detector found that part
+  frames_complete_person    frames with body, face and both hands
+  outliers_<reason>         frames dropped by remove_outliers, per reason (no_person, undetected_point)
+  frames_kept               frames left for clips
+  windows_total             64-frame windows after the skipped start (generate_clips)
+  clips                     clips made
+  dropped_<reason>          windows dropped by generate_clips, per reason it records (dropped_invalid: a window
+                            holding a dropped frame, ...)
+  train, idle, dev          clips per split (clips.csv)
+"""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sdt.errors import InputError
+from sdt.io import write_csv
+from sdt.split import SPLITS
+
+log = logging.getLogger(__name__)
+
+PARTS = ("body", "face", "lhand", "rhand")
+
+
+def _load(path, what):
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files if k not in ("pose", "poses", "audio")}
+    except (OSError, ValueError) as e:
+        raise InputError(path, f"cannot read {what} ({e})") from e
+
+
+def _by_video(paths, what):
+    out = {Path(p).stem: Path(p) for p in paths}
+    if len(out) != len(paths):
+        raise InputError(Path(paths[0]).parent, f"several {what} files share a video name")
+    return out
+
+
+def video_row(keypoints, outliers, clips):
+    """The QC counts of one video from its keypoints, outliers and clips npz (without the split counts)."""
+    kp, out, cl = _load(keypoints, "keypoints"), _load(outliers, "outliers"), _load(clips, "clips")
+    found, valid = np.asarray(kp["found"], dtype=bool), np.asarray(kp["valid"], dtype=bool)
+    keep, reason = np.asarray(out["keep"], dtype=bool), np.asarray(out["reason"])
+    if len(keep) != len(valid):
+        raise InputError(outliers, f"{len(keep)} frames, but the keypoints have {len(valid)}")
+    row = {"frames_in": len(valid)}
+    row.update({f"found_{p}": int(found[:, k].sum()) for k, p in enumerate(PARTS)})
+    row["frames_complete_person"] = int(valid.sum())
+    names = [str(n) for n in np.atleast_1d(out["reasons"])]
+    row.update({f"outliers_{name}": int((reason == code).sum()) for code, name in enumerate(names) if code > 0})
+    row["frames_kept"] = int(keep.sum())
+    row["windows_total"] = int(cl["windows_total"]) if "windows_total" in cl else np.nan
+    row["clips"] = len(np.atleast_1d(cl["start_frame"])) if "start_frame" in cl else np.nan
+    row.update({k: int(cl[k]) for k in sorted(cl) if k.startswith("dropped_")})
+    return row
+
+
+def qc_table(keypoints, outliers, clips, index_csv, table_out):
+    """Write the per-video QC table of a speaker (lists of npz paths, one per video, any order) -> DataFrame."""
+    kp, out, cl = _by_video(keypoints, "keypoints"), _by_video(outliers, "outliers"), _by_video(clips, "clips")
+    if not (set(kp) == set(out) == set(cl)):
+        raise InputError(Path(clips[0]).parent, "keypoints, outliers and clips cover different videos: "
+                                                f"{sorted(set(kp) ^ set(out) | set(kp) ^ set(cl))}")
+    try:
+        index = pd.read_csv(index_csv, dtype={"interval_id": str})
+    except (OSError, ValueError) as e:
+        raise InputError(index_csv, f"cannot read clips index ({e})") from e
+    per_split = index.groupby(["interval_id", "dataset"]).size().unstack(fill_value=0)
+    rows = []
+    for video in kp:  # in the order given (the workflow's video order)
+        row = {"video": video, **video_row(kp[video], out[video], cl[video])}
+        row.update({s: int(per_split.at[video, s]) if video in per_split.index and s in per_split else 0
+                    for s in SPLITS})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    first = [c for c in table.columns if c not in SPLITS]
+    table = table[first + list(SPLITS)]
+    counts = table.columns.drop("video")
+    table[counts] = table[counts].fillna(0).astype(np.int64)
+    total = {"video": "TOTAL", **table[counts].sum().to_dict()}
+    table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    write_csv(table_out, table)
+    t = total
+    log.info("%d videos: %d frames, %d complete, %d kept, %d clips (train %d, idle %d, dev %d)", len(rows),
+             t["frames_in"], t["frames_complete_person"], t["frames_kept"], t["clips"], t["train"], t["idle"],
+             t["dev"])
+    return table

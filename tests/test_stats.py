@@ -1,0 +1,121 @@
+"""compute_stats (SDT_SPEC 2.8): statistics of the train poses, checked against a direct numpy computation, and the
+scale_factor of each rule."""
+
+import numpy as np
+import pytest
+
+from sdt.errors import InputError
+from sdt.poses import load_stats
+from sdt.stats import OLIVER_SCALE_FACTOR, OLIVER_SHOULDER_PX, compute_stats, mean_shoulder_width
+
+KEEP_121 = np.r_[0, 2:8, 15, 16, 25:137]  # SDT_SPEC 1.3, written out here independently of sdt.layout
+WIDTH = 250.0
+
+
+def train_clips(n=5, t=12, seed=0):
+    """[n, t, 3, 137] px with shoulders (points 2, 5) exactly WIDTH apart, a few undetected points (0, 0, 0)."""
+    rng = np.random.default_rng(seed)
+    pose = rng.uniform(100, 900, size=(n, t, 3, 137)).astype(np.float32)
+    pose[:, :, 2] = rng.uniform(0.5, 1, size=(n, t, 137))
+    pose[:, :, :2, 5] = pose[:, :, :2, 2] + np.array([WIDTH, 0], np.float32)
+    pose[0, 3, :, 100] = 0  # a left-hand point undetected once
+    pose[1, :4, :, 7] = 0  # the left wrist (a parent) undetected on 4 frames
+    pose[2, 5, :, 5] = 0  # a shoulder undetected: that frame is left out of the shoulder width
+    return pose
+
+
+def direct_stats(pose):
+    """Release aggregation, by hand: per frame position the mean of the detected values; mean = average of those
+    over positions; std = per position RMS deviation from that mean, averaged over positions."""
+    xy = pose[:, :, :2].astype(np.float64)
+    det = ~((np.abs(xy[:, :, 0]) < 5) & (np.abs(xy[:, :, 1]) < 5))  # [n, t, 137]
+    g = xy[..., KEEP_121] - xy[..., 1:2]
+    g_ok = det[..., KEEP_121] & det[..., 1:2]
+    parent = np.arange(121)
+    parent[[i for i in range(9, 79) if i != 39]] = 39
+    parent[79:100], parent[100:121] = 6, 3
+    child = parent != np.arange(121)
+    p = g - g[..., parent] * child
+    p_ok = g_ok & g_ok[..., parent]
+    out = {}
+    for kind, vals, ok in (("global", g, g_ok), ("parted", p, p_ok)):
+        v = np.ma.masked_array(vals, mask=np.broadcast_to(~ok[:, :, None], vals.shape))
+        mean = v.mean(0).mean(0)  # [2, 121]
+        std = np.sqrt(((v - mean) ** 2).mean(0)).mean(0)
+        out[f"mean_{kind}"], out[f"std_{kind}"] = mean.filled(np.nan), std.filled(np.nan)
+    return out
+
+
+@pytest.fixture
+def train_npy(tmp_path):
+    path = tmp_path / "dataset" / "train_poses.npy"
+    path.parent.mkdir()
+    np.save(path, train_clips())
+    return path
+
+
+def test_statistics_match_a_direct_computation(train_npy, tmp_path):
+    compute_stats(train_npy, tmp_path / "stats.npz", "rescaled_to_oliver")
+    stats = load_stats(tmp_path / "stats.npz")
+    expected = direct_stats(np.load(train_npy))
+    for key, value in expected.items():
+        assert stats[key].dtype == np.float32 and stats[key].shape == (2, 121)
+        np.testing.assert_allclose(stats[key], value, rtol=1e-5, atol=1e-3, err_msg=key)
+    assert stats["n_train_clips"] == 5 and stats["scale_rule"] == "rescaled_to_oliver"
+    with np.load(tmp_path / "stats.npz") as z:
+        assert float(z["shoulder_px"]) == pytest.approx(WIDTH, rel=1e-6)
+
+
+def test_shoulder_width_skips_undetected_shoulders():
+    pose = train_clips()
+    assert mean_shoulder_width(pose, chunk=2) == pytest.approx(WIDTH, rel=1e-6)
+    pose[3, 0, :2, 5] = pose[3, 0, :2, 2] + np.array([WIDTH + 59 * 10, 0])  # one frame of 60: mean +10 px
+    assert mean_shoulder_width(pose) == pytest.approx(WIDTH + 10, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "rule, kwargs, factor, recorded",
+    [
+        ("rescaled_to_oliver", {}, OLIVER_SCALE_FACTOR, "rescaled_to_oliver"),  # the release: Oliver's factor
+        ("rescaled_to_oliver", {"reference_px": 2 * OLIVER_SHOULDER_PX}, OLIVER_SCALE_FACTOR / 2,
+         "rescaled_to_oliver"),
+        ("shoulder_width", {}, 0.9549234615419752 * 331.0850066245443 / WIDTH, "shoulder_width"),
+        ("released", {"speaker": "kubinec"}, 1.0914536376627224, "released"),
+        ("released", {"speaker": "Luo"}, 0.7677720132349674, "released"),
+        ("released", {"speaker": "xing"}, 0.9187941449738536, "released"),
+        ("released", {"speaker": "oliver"}, 0.9549234615419752, "released"),
+        ("released", {"speaker": "me"}, 0.9549234615419752 * 331.0850066245443 / WIDTH, "shoulder_width"),
+    ],
+)
+def test_scale_factor_rules(train_npy, tmp_path, rule, kwargs, factor, recorded):
+    compute_stats(train_npy, tmp_path / "stats.npz", rule, **kwargs)
+    stats = load_stats(tmp_path / "stats.npz")
+    assert stats["scale_factor"] == pytest.approx(factor, rel=1e-6)
+    assert stats["scale_rule"] == recorded
+    if rule == "rescaled_to_oliver" and not kwargs:
+        assert stats["scale_factor"] == 0.9549234615419752  # exactly
+
+
+def test_released_speaker_name_comes_from_the_index(train_npy, tmp_path):
+    index = tmp_path / "clips.csv"
+    index.write_text("dataset,speaker,index\ntrain,xing,0\ndev,xing,0\n")
+    compute_stats(train_npy, tmp_path / "stats.npz", "released", speaker="my_config_name", index=index)
+    assert load_stats(tmp_path / "stats.npz")["scale_factor"] == 0.9187941449738536
+
+
+def test_bad_train_poses(tmp_path):
+    empty = tmp_path / "train_poses.npy"
+    np.save(empty, np.zeros((0, 64, 3, 137), np.float32))
+    with pytest.raises(InputError, match="train_poses.npy: no train clips"):
+        compute_stats(empty, tmp_path / "stats.npz", "shoulder_width")
+    np.save(empty, np.zeros((2, 64, 2, 121), np.float32))
+    with pytest.raises(InputError, match=r"must be \[N, T, 3, 137\]"):
+        compute_stats(empty, tmp_path / "stats.npz", "shoulder_width")
+    no_shoulders = train_clips()
+    no_shoulders[..., 5] = 0
+    np.save(empty, no_shoulders)
+    with pytest.raises(InputError, match="shoulder width nan"):
+        compute_stats(empty, tmp_path / "stats.npz", "shoulder_width")
+    with pytest.raises(ValueError, match="unknown scale rule"):
+        compute_stats(empty, tmp_path / "stats.npz", "guess")
+    assert not (tmp_path / "stats.npz").exists()

@@ -1,0 +1,21 @@
+"""Rule compute_stats: mean/std of the train poses (both representations) and the speaker's scale_factor
+(sdt.stats, SDT_SPEC 2.8) -> stats.npz.
+
+For a released speaker the scale_factor is the release's own, looked up by the speaker's name (the name in
+clips.csv when the rule gives it as input `index`, else the {speaker} wildcard).
+"""
+
+import logging
+
+from sdt.stats import compute_stats
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+
+compute_stats(
+    snakemake.input.train_poses,
+    snakemake.output.stats,
+    scale_rule=snakemake.params.scale_rule,
+    reference_px=snakemake.params.reference_px,
+    speaker=snakemake.wildcards.speaker,
+    index=snakemake.input.get("index"),
+)

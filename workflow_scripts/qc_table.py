@@ -1,0 +1,17 @@
+"""Rule qc_table: one row per video (frames in, complete person, outliers by reason, windows, clips, dropped
+windows by reason, clips per split) and a TOTAL row -> qc.csv (sdt.qc).
+"""
+
+import logging
+
+from sdt.qc import qc_table
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+
+qc_table(
+    snakemake.input.keypoints,
+    snakemake.input.outliers,
+    snakemake.input.clips,
+    snakemake.input.index,
+    snakemake.output.table,
+)

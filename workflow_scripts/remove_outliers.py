@@ -1,0 +1,17 @@
+"""Rule remove_outliers: keypoints npz -> outliers npz (keep [T], reason [T] per frame; sdt.clean).
+
+A frame is dropped when it has no complete person (reason no_person) or any kept point is undetected, at
+x <= outlier_px and y <= outlier_px (reason undetected_point).  The log gives the counts per reason.
+"""
+
+import logging
+
+from sdt.clean import remove_outliers
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+
+remove_outliers(
+    snakemake.input.keypoints,
+    snakemake.output.outliers,
+    outlier_px=snakemake.params.outlier_px,
+)

@@ -1,0 +1,19 @@
+"""Rule rescale_shoulders: keypoints + outliers -> rescaled npz (x, y scaled to the reference shoulder width).
+
+The factor is reference_px / mean shoulder width (points 2-5) over kept frames; 1.0 when disabled or when no
+frame is kept (then the video gives no clips, which qc.csv reports).  The log gives the width and the factor.
+"""
+
+import logging
+
+from sdt.clean import rescale_shoulders
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+
+rescale_shoulders(
+    snakemake.input.keypoints,
+    snakemake.input.outliers,
+    snakemake.output.rescaled,
+    enabled=snakemake.params.enabled,
+    reference_px=snakemake.params.reference_px,
+)
