@@ -1,0 +1,259 @@
+"""Evaluating one method on a speaker's dev clips (SDT_SPEC 6) -> one JSON of metrics.
+
+Methods: an audio-to-pose model (``s2g``, ``sdt_bp``, ``sdt_vae``: our checkpoint or the release's) or a reference
+row: ``ground_truth`` (the true poses themselves: L2 0 and FTD ~0, a check of the whole chain) and ``mean_pose``
+(the speaker's mean global pose, ``stats.npz`` mean_global, on every frame).  Every metric is computed on final
+results (neck-relative px on Oliver's scale, sdt.poses.final_results); FTD of every method uses the same pose VAE.
+
+Template at test time (SDT_SPEC 5), ``EvalSettings.template``:
+  random_train  a random row of the model's template table (SDT-BP: its learnt table; SDT-VAE: the VAE's means)
+  normal        a standard-normal vector
+  vae_of_truth  the pose VAE encoder's mu of the clip's true poses
+Diversity: K predictions per clip under K templates drawn as for random_train (as for normal with
+template=normal; vae_of_truth gives one template per clip, so its K draws come from the table too), mean
+pairwise L2.  Every random draw comes from a CPU torch.Generator seeded with one seed, for the whole split at
+once: a seed gives the same templates whatever the batch size or device.  Methods without templates are
+deterministic: they run once (seed null) and their diversity is 0; ground_truth has none (null).
+"""
+
+import hashlib
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sdt import metrics
+from sdt.checkpoint import load_checkpoint
+from sdt.errors import InputError
+from sdt.inference import load_gesture_model, load_pose_encoder
+from sdt.io import write_text
+from sdt.poses import load_stats, to_121
+from sdt.tables import METRICS, aggregate
+
+log = logging.getLogger(__name__)
+
+MODEL_METHODS = ("s2g", "sdt_bp", "sdt_vae")
+REFERENCES = ("ground_truth", "mean_pose")
+TEMPLATES = ("random_train", "normal", "vae_of_truth")
+
+
+@dataclass
+class EvalSettings:
+    template: str = "random_train"  # one of TEMPLATES
+    seeds: tuple = (0,)  # one evaluation per seed (template draws); the table gives mean and std
+    diversity_samples: int = 5  # K templates per clip for diversity; 0 = no diversity
+    pck_threshold: float = metrics.PCK_THRESHOLD  # fraction of the true pose's larger bounding-box side
+    batch_size: int = 64  # clips per forward pass
+
+    def __post_init__(self):
+        self.seeds = tuple(int(s) for s in self.seeds)
+        if self.template not in TEMPLATES:
+            raise ValueError(f"template must be one of {TEMPLATES}, got {self.template!r}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
+        if self.diversity_samples == 1 or self.diversity_samples < 0:
+            raise ValueError(f"diversity_samples must be 0 (off) or >= 2, got {self.diversity_samples}")
+        if self.batch_size < 1 or not 0 < self.pck_threshold:
+            raise ValueError("batch_size must be >= 1 and pck_threshold > 0")
+
+
+class DevClips:
+    """The memory-mapped clips of a split, read in batches by a background thread while the last one is used."""
+
+    def __init__(self, poses_npy, audio_npy=None):
+        self.poses = np.load(poses_npy, mmap_mode="r")  # [N, T, 3, 137]
+        if self.poses.ndim != 4 or self.poses.shape[2] < 2 or self.poses.shape[3] != 137:
+            raise InputError(poses_npy, f"expected poses [N, T, 3, 137], got shape {self.poses.shape}")
+        if len(self.poses) < 2:
+            raise InputError(poses_npy, f"{len(self.poses)} clips: FTD needs at least 2")
+        self.audio = None if audio_npy is None else np.load(audio_npy, mmap_mode="r")  # [N, S]
+        if self.audio is not None and len(self.audio) != len(self.poses):
+            raise InputError(audio_npy, f"{len(self.audio)} clips of audio but {len(self.poses)} of poses")
+
+    def __len__(self):
+        return len(self.poses)
+
+    def _read(self, start, size, scale):
+        true = to_121(np.asarray(self.poses[start:start + size, :, :2], dtype=np.float32)) * np.float32(scale)
+        # np.array copies: the read from disk happens here, in the loading thread, not later on first use
+        audio = None if self.audio is None else np.array(self.audio[start:start + size], dtype=np.float32)
+        return start, true, audio  # true: final results [B, T, 2, 121] (global, neck-relative, scaled)
+
+    def batches(self, size, scale):
+        """Yield (start, true final poses [B, T, 2, 121], audio [B, S] or None)."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self._read, 0, size, scale)
+            for nxt in range(size, len(self) + size, size):
+                batch = pending.result()
+                if nxt < len(self):
+                    pending = pool.submit(self._read, nxt, size, scale)
+                yield batch
+
+
+def file_info(path):
+    """Which file was used: its path, size and SHA-256."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": h.hexdigest()}
+
+
+def vae_clip_means(path):
+    """The pose VAE's stored posterior means of its training clips [N_train, D] (SDT-VAE's templates)."""
+    ckpt = load_checkpoint(path)
+    if "model_configs" in ckpt:
+        return ckpt["buffers"]["clip_code_mu"].float()
+    from sdt.release_checkpoint import load_release_checkpoint
+
+    mu = load_release_checkpoint(ckpt, kind="vae")["clip_code_mu"]
+    if mu is None:
+        raise InputError(path, "holds no module.clip_code_mu: SDT-VAE's templates are missing")
+    return mu
+
+
+def load_model(method, path, pose_vae, stats, device):
+    """A :class:`sdt.inference.GestureModel` checked against ``method``; a release SDT-VAE gets its templates
+    (the VAE's clip means) from ``pose_vae``."""
+    model = load_gesture_model(path, device, stats=stats)
+    dim = model.generator.cfg.template_dim
+    if method == "s2g" and dim:
+        raise InputError(path, f"a generator with {dim}-dimensional templates is not a Speech2Gesture model")
+    if method != "s2g" and not dim:
+        raise InputError(path, f"a generator without templates is not an {method} model")
+    if dim and model.templates is None:
+        model.templates = vae_clip_means(pose_vae).to(device)
+        log.info("%s has no template table: using the %d clip means of %s", path, len(model.templates), pose_vae)
+    if dim and model.templates.shape[1] != dim:
+        raise InputError(path, f"templates of {model.templates.shape[1]} dimensions for a generator taking {dim}")
+    return model
+
+
+def _draws(model, n, settings, seed):
+    """[K, N, D] templates for diversity (and for the main prediction unless template=vae_of_truth)."""
+    k = max(settings.diversity_samples, 1)
+    g = torch.Generator().manual_seed(seed)
+    if settings.template == "normal":
+        return torch.randn(k, n, model.template_dim, generator=g)
+    table = model.templates.detach().float().cpu()
+    return table[torch.randint(len(table), (k, n), generator=g)]
+
+
+class _Scores:
+    """Per-clip metrics and predicted codes of one run (one seed), gathered batch by batch."""
+
+    def __init__(self, seed):
+        self.seed, self.clip, self.codes = seed, {m: [] for m in ("L2", "lip_sync_error", "PCK", "diversity")}, []
+
+    def add(self, pred, true, codes, threshold, samples=None):
+        self.clip["L2"].append(metrics.l2(pred, true))
+        self.clip["lip_sync_error"].append(metrics.lip_sync_error(pred, true))
+        self.clip["PCK"].append(metrics.pck(pred, true, threshold))
+        if samples is not None:
+            self.clip["diversity"].append(metrics.diversity(torch.stack(samples)))
+        self.codes.append(torch.cat(codes, dim=1).float().cpu().numpy())  # [B, 2D]: mu, logvar
+
+    def result(self, true_codes, diversity=None):
+        pred_codes, d = np.concatenate(self.codes), true_codes.shape[1] // 2
+        out = {"seed": self.seed}
+        for m in ("L2", "lip_sync_error"):
+            out[m] = float(np.concatenate(self.clip[m]).mean())
+        out["FTD"] = metrics.ftd(pred_codes[:, :d], true_codes[:, :d])
+        out["FTD_mu_logvar"] = metrics.ftd(pred_codes, true_codes)
+        out["diversity"] = float(np.concatenate(self.clip["diversity"]).mean()) if self.clip["diversity"] else diversity
+        out["PCK"] = float(np.concatenate(self.clip["PCK"]).mean())
+        return out
+
+
+def _predictions(model, audio, true_mu, draws, settings):
+    """The main prediction and the K diversity samples of one batch (the main one is sample 0 when drawn)."""
+    samples = [model.predict(audio, draws[k]) for k in range(len(draws))]
+    main = model.predict(audio, true_mu) if settings.template == "vae_of_truth" else samples[0]
+    return main, samples if settings.diversity_samples else None
+
+
+def evaluate_split(method, clips, encoder, stats, settings, model=None, progress=True, desc=""):
+    """Run ``method`` on ``clips`` (:class:`DevClips`) -> list of per-run metric dicts (one per seed, or one
+    with seed None for a deterministic method)."""
+    device, scale = encoder.device, float(stats["scale_factor"])
+    templated = model is not None and model.template_dim > 0
+    if templated and settings.template == "vae_of_truth" and model.template_dim != encoder.vae.cfg.code_dim:
+        raise ValueError(f"template=vae_of_truth: the VAE's codes have {encoder.vae.cfg.code_dim} dimensions, the "
+                         f"generator's templates {model.template_dim}")
+    seeds = settings.seeds if templated else (None,)
+    draws = {s: _draws(model, len(clips), settings, s) for s in seeds} if templated else {}
+    runs = {s: _Scores(s) for s in seeds}
+    mean_pose = torch.as_tensor(stats["mean_global"] * scale, device=device)  # [2, 121]
+    true_codes, timing = [], {"wait": 0.0, "compute": 0.0}
+    bar = tqdm(total=len(clips), unit="clip", desc=desc, disable=None if progress else True)
+    t0 = time.perf_counter()
+    for start, true_np, audio in clips.batches(settings.batch_size, scale):
+        t1 = time.perf_counter()
+        true = torch.from_numpy(true_np).to(device)
+        audio = None if audio is None else torch.from_numpy(audio).to(device)
+        mu, logvar = encoder.encode_final(true)
+        true_codes.append(torch.cat([mu, logvar], dim=1).float().cpu().numpy())
+        for seed, scores in runs.items():
+            pred, samples = true, None  # ground_truth
+            if method == "mean_pose":
+                pred = mean_pose.expand_as(true)
+            elif templated:
+                batch_draws = draws[seed][:, start:start + len(true)].to(device)
+                pred, samples = _predictions(model, audio, mu, batch_draws, settings)
+            elif model is not None:
+                pred = model.predict(audio)
+            scores.add(pred, true, encoder.encode_final(pred), settings.pck_threshold, samples)
+        bar.update(len(true))
+        t2 = time.perf_counter()
+        timing["wait"], timing["compute"], t0 = timing["wait"] + t1 - t0, timing["compute"] + t2 - t1, t2
+    bar.close()
+    n = len(clips)
+    log.info("%s: %d clips in %.1f s (%.1f clips/s); waiting for data %.1f s, computing %.1f s", method, n,
+             sum(timing.values()), n / max(sum(timing.values()), 1e-9), timing["wait"], timing["compute"])
+    true_codes = np.concatenate(true_codes)
+    # without templates every sample is the same prediction: diversity 0 (ground_truth has no samples at all)
+    fixed = 0.0 if method != "ground_truth" and settings.diversity_samples else None
+    return [r.result(true_codes, diversity=fixed) for r in runs.values()]
+
+
+def evaluate(speaker, method, dev_poses, stats_path, pose_vae, output, dev_audio=None, model_path=None,
+             settings=None, threads=None, device=None, progress=True):
+    """Evaluate ``method`` on one speaker's dev split and write ``output`` (JSON): every metric of
+    :data:`METRICS` (mean over seeds) at the top level, ``std``, ``per_seed``, n_clips, seeds, settings and
+    the checkpoints used (model and the pose VAE of FTD, with their SHA-256)."""
+    settings = settings if isinstance(settings, EvalSettings) else EvalSettings(**(settings or {}))
+    if method not in MODEL_METHODS + REFERENCES:
+        raise ValueError(f"unknown method {method!r}: expected one of {MODEL_METHODS + REFERENCES}")
+    if method in MODEL_METHODS and (model_path is None or dev_audio is None):
+        raise ValueError(f"{method} needs a model checkpoint and the dev audio")
+    if threads:
+        torch.set_num_threads(threads)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    start = time.perf_counter()
+    stats = load_stats(stats_path)
+    encoder = load_pose_encoder(pose_vae, device, stats=stats)
+    model = load_model(method, model_path, pose_vae, stats, device) if method in MODEL_METHODS else None
+    clips = DevClips(dev_poses, dev_audio if model is not None else None)
+    for net in (encoder.vae, None if model is None else model.generator):
+        if net is not None and net.cfg.n_frames != clips.poses.shape[1]:
+            raise InputError(dev_poses, f"clips of {clips.poses.shape[1]} frames, the networks take {net.cfg.n_frames}")
+    log.info("%s / %s: %d dev clips, device %s, settings %s", speaker, method, len(clips), device, asdict(settings))
+    per_seed = evaluate_split(method, clips, encoder, stats, settings, model, progress, f"{speaker} {method}")
+    mean, std = aggregate(per_seed)
+    result = {
+        "speaker": speaker, "method": method, "split": "dev", **mean, "n_clips": len(clips),
+        "seeds": [r["seed"] for r in per_seed if r["seed"] is not None], "std": std, "per_seed": per_seed,
+        "settings": asdict(settings), "stats": str(stats_path), "device": str(device),
+        "checkpoints": {"model": None if model is None else {**file_info(model_path), "loaded_as": model.method},
+                        "pose_vae": file_info(pose_vae)},
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    write_text(output, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    log.info("%s / %s: %s", speaker, method, ", ".join(f"{m} {mean[m]}" for m in METRICS))
+    return result

@@ -1,0 +1,116 @@
+"""Evaluation metrics of SDT_SPEC 6, on final results (denormalised, global, times scale_factor).
+
+Poses are [..., T, 2, P] (a split: [N, 64, 2, 121]); numpy arrays or torch tensors (converted to float64
+numpy).  Per-clip metrics return an array of the leading shape ([N]); a split's value is its mean (every clip
+has the same T and P, so that equals the release's mean over all frames and points).  L2, lip-sync error and
+FTD: lower is better.  Added here (not in the paper): diversity (higher = more varied) and PCK (higher is better).
+"""
+
+import warnings
+
+import numpy as np
+import torch
+from scipy import linalg
+
+from sdt import layout
+
+LIP_EPS = 1e-4  # the release's guard against a clip whose mouth never opens
+FRECHET_EPS = 1e-6  # diagonal offset when sqrtm of the covariance product is not finite (standard FID recipe)
+PCK_THRESHOLD = 0.2  # PCK@0.2 of the true pose's larger bounding-box side (Yang & Ramanan; Speech2Gesture)
+
+
+def _np(x):
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _pair(pred, true):
+    pred, true = _np(pred), _np(true)
+    if pred.shape != true.shape or pred.ndim < 3 or pred.shape[-2] != 2:
+        raise ValueError(f"expected two [..., T, 2, P] poses of one shape, got {pred.shape} and {true.shape}")
+    return pred, true
+
+
+def point_distances(pred, true):
+    """[..., T, 2, P] twice -> Euclidean distance of every point [..., T, P]."""
+    pred, true = _pair(pred, true)
+    return np.linalg.norm(pred - true, axis=-2)
+
+
+def l2(pred, true):
+    """Mean Euclidean distance over frames and points, per clip: [..., T, 2, P] -> [...] (px)."""
+    return point_distances(pred, true).mean(axis=(-2, -1))
+
+
+def lip_opening(pose):
+    """[..., T, 2, 121] -> [..., T]: distance between the inner lip centres (121-points 75 and 71)."""
+    pose = _np(pose)
+    return np.linalg.norm(pose[..., layout.M_LIP_LOWER_INNER] - pose[..., layout.M_LIP_UPPER_INNER], axis=-1)
+
+
+def lip_sync_error(pred, true):
+    """Per clip [...]: mean over frames of |pred opening - true opening|, both divided by the clip's largest
+    true opening + 1e-4 (so it is about a fraction of the mouth's full opening, whatever the face size)."""
+    pred, true = _pair(pred, true)
+    o_pred, o_true = lip_opening(pred), lip_opening(true)  # [..., T]
+    scale = o_true.max(axis=-1, keepdims=True) + LIP_EPS
+    return np.abs(o_pred / scale - o_true / scale).mean(axis=-1)
+
+
+def fit_gaussian(x):
+    """Samples [N, D] -> mean [D], covariance [D, D] (unbiased, N - 1, as ``np.cov``); N >= 2."""
+    x = _np(x)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"expected samples [N >= 2, D], got shape {x.shape}")
+    return x.mean(axis=0), np.cov(x, rowvar=False)
+
+
+def frechet_distance(mu1, cov1, mu2, cov2, eps=FRECHET_EPS):
+    """Frechet distance between N(mu1, cov1) and N(mu2, cov2): |m1 - m2|^2 + Tr(C1 + C2 - 2 sqrt(C1 C2)).
+
+    C1 C2 of covariances fitted to fewer samples than dimensions is singular: when ``sqrtm`` of it is not
+    finite, ``eps`` is added to both diagonals; the numerical imaginary part of the root is dropped, and a
+    distance that rounding makes slightly negative is returned as 0."""
+    mu1, mu2 = np.atleast_1d(_np(mu1)), np.atleast_1d(_np(mu2))
+    cov1, cov2 = np.atleast_2d(_np(cov1)), np.atleast_2d(_np(cov2))
+    if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != mu1.shape * 2:
+        raise ValueError(f"mismatched Gaussians: means {mu1.shape} {mu2.shape}, covariances {cov1.shape} "
+                         f"{cov2.shape}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)  # singular products are expected; handled below
+        root = linalg.sqrtm(cov1 @ cov2)
+        if not np.isfinite(root).all():
+            offset = np.eye(len(cov1)) * eps
+            root = linalg.sqrtm((cov1 + offset) @ (cov2 + offset))
+    diff = mu1 - mu2
+    d = diff @ diff + np.trace(cov1) + np.trace(cov2) - 2 * np.trace(root).real
+    return max(float(d), 0.0)
+
+
+def ftd(codes_pred, codes_true):
+    """Frechet Template Distance: Frechet distance of Gaussians fitted to the pose VAE's codes [N, D] of the
+    predicted and of the true clips of a split (D = 32 for ``mu``, 64 for ``[mu, logvar]``)."""
+    return frechet_distance(*fit_gaussian(codes_pred), *fit_gaussian(codes_true))
+
+
+def diversity(samples):
+    """K predictions for the same audio [K, ..., T, 2, P] -> per clip [...]: mean L2 (px) over the
+    K (K - 1) / 2 pairs of samples.  Higher means more varied gestures; 0 when every sample is the same."""
+    samples = _np(samples)
+    k = len(samples)
+    if k < 2:
+        raise ValueError(f"diversity needs K >= 2 samples, got {k}")
+    pairs = [l2(samples[i], samples[j]) for i in range(k) for j in range(i + 1, k)]
+    return np.mean(pairs, axis=0)
+
+
+def pck(pred, true, threshold=PCK_THRESHOLD):
+    """Percentage of correct keypoints, per clip [...] in [0, 1]: the fraction of (frame, point) pairs whose
+    predicted point lies within ``threshold`` * L of the true one, where L is the larger side of the true
+    pose's bounding box on that frame (all P points; PCK@0.2 of the larger bbox side, as common for 2D pose).
+    Higher is better."""
+    pred, true = _pair(pred, true)
+    extent = true.max(axis=-1) - true.min(axis=-1)  # [..., T, 2] bbox width, height
+    ref = threshold * extent.max(axis=-1)  # [..., T]
+    return (point_distances(pred, true) <= ref[..., None]).mean(axis=(-2, -1))

@@ -1,0 +1,161 @@
+"""sdt/evaluation.py on tiny synthetic clips, with checkpoints in the real formats: ours (sdt.train.Run's payload,
+what sdt.train.train writes) and the release's (SDT_SPEC 7).  Networks are untrained: these tests check the
+plumbing (reference rows, seeds, templates, JSON), the metrics themselves are checked in test_metrics.py."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sdt import metrics
+from sdt.checkpoint import load_checkpoint, save_checkpoint
+from sdt.errors import InputError
+from sdt.evaluation import EvalSettings, _draws, evaluate, load_model
+from sdt.io import save_npy, save_npz
+from sdt.poses import compute_pose_stats, load_stats, to_121
+from sdt.tables import METRICS
+from sdt.train import Run
+
+N_TRAIN, N_DEV = 8, 4
+AUDIO_SAMPLES = 8000
+SETTINGS = dict(epochs=1, batch_size=4, lr=1e-4, lr_milestones=[-10, -2], lr_gamma=0.1, seed=0, template_dim=32,
+                template_kl_weight=0.1, vae_kl_weight=0.1, gan_weight=0.1, checkpoint_every=1, max_steps_per_epoch=1,
+                fast=False, num_workers=0)
+
+
+def synthetic_poses(rng, n):
+    """[n, 64, 3, 137]: a person-sized point cloud that sways differently in every clip, confidence 1."""
+    base = rng.uniform(300, 900, size=(1, 1, 2, 137))
+    t = np.arange(64)[None, :, None, None]
+    xy = base + 20 * np.sin(t / 5 + rng.uniform(0, 6, size=(n, 1, 2, 137))) + rng.normal(0, 2, (n, 64, 2, 137))
+    return np.concatenate([xy, np.ones((n, 64, 1, 137))], axis=2).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def speaker(tmp_path_factory):
+    """Dev clips, stats.npz and the four checkpoints of one tiny speaker (untrained networks, seed 0)."""
+    d = tmp_path_factory.mktemp("speaker")
+    rng = np.random.default_rng(0)
+    train, dev = synthetic_poses(rng, N_TRAIN), synthetic_poses(rng, N_DEV)
+    save_npy(d / "dev_poses.npy", dev)
+    # 0.5 s of audio per clip instead of 4.27 s: the audio encoder resizes its output to 64 frames whatever the
+    # length, and each forward pass costs 8x less
+    save_npy(d / "dev_audio.npy", rng.normal(0, 0.1, (N_DEV, AUDIO_SAMPLES)).astype(np.float32))
+    save_npz(d / "stats.npz", **compute_pose_stats(train), scale_factor=np.float64(0.95),
+             scale_rule=np.str_("released"), n_train_clips=np.int64(N_TRAIN))
+    stats = load_stats(d / "stats.npz")
+    torch.manual_seed(0)
+    vae = Run("pose_vae", SETTINGS, stats, N_TRAIN, torch.device("cpu"))
+    vae.buffers["clip_code_mu"].normal_()  # what training would have stored: every training clip's mean
+    save_checkpoint(d / "pose_vae.pt", vae.payload(with_optimisers=False))
+    fixed = vae.buffers["clip_code_mu"].numpy()
+    for method in ("sdt_vae", "s2g"):
+        run = Run(method, SETTINGS, stats, N_TRAIN, torch.device("cpu"), fixed if method == "sdt_vae" else None)
+        save_checkpoint(d / f"{method}.pt", run.payload(with_optimisers=False))
+    return d
+
+
+def run_eval(d, method, settings=None, model=None, out="out.json", **kw):
+    model = model or (d / f"{method}.pt" if method in ("sdt_vae", "s2g", "sdt_bp") else None)
+    return evaluate("tiny", method, d / "dev_poses.npy", d / "stats.npz", kw.pop("pose_vae", d / "pose_vae.pt"),
+                    d / out, dev_audio=d / "dev_audio.npy", model_path=model, settings=settings, threads=2,
+                    progress=False, **kw)
+
+
+def test_ground_truth_row_is_a_perfect_score(speaker):
+    result = run_eval(speaker, "ground_truth", out="gt.json")
+    written = json.loads((speaker / "gt.json").read_text())
+    assert written == json.loads(json.dumps(result))  # JSON-clean (no NaN), all of it written
+    assert set(METRICS) | {"n_clips", "seeds", "std", "per_seed", "checkpoints", "settings"} <= set(written)
+    assert written["n_clips"] == N_DEV and written["seeds"] == [] and len(written["per_seed"]) == 1
+    assert written["L2"] == 0 and written["lip_sync_error"] == 0 and written["PCK"] == 1
+    assert written["FTD"] == pytest.approx(0, abs=1e-6) and written["FTD_mu_logvar"] == pytest.approx(0, abs=1e-6)
+    assert written["diversity"] is None  # one sample per clip: no diversity
+    vae = written["checkpoints"]["pose_vae"]
+    assert vae["path"] == str(speaker / "pose_vae.pt") and len(vae["sha256"]) == 64
+    assert written["checkpoints"]["model"] is None
+
+
+def test_mean_pose_row(speaker):
+    result = run_eval(speaker, "mean_pose", out="mean.json")
+    stats = load_stats(speaker / "stats.npz")
+    true = to_121(np.load(speaker / "dev_poses.npy")[:, :, :2]) * stats["scale_factor"]
+    pred = np.broadcast_to(stats["mean_global"] * stats["scale_factor"], true.shape)
+    assert result["L2"] == pytest.approx(metrics.l2(pred, true).mean(), rel=1e-5)
+    assert result["PCK"] == pytest.approx(metrics.pck(pred, true).mean(), rel=1e-6)
+    assert result["diversity"] == 0 and result["FTD"] > 0
+
+
+def test_model_row_with_several_seeds(speaker):
+    settings = {"seeds": [0, 1], "diversity_samples": 2, "batch_size": 3}
+    result = run_eval(speaker, "sdt_vae", settings, out="sdt_vae.json")
+    assert result["seeds"] == [0, 1] and [r["seed"] for r in result["per_seed"]] == [0, 1]
+    for m in METRICS:
+        values = [r[m] for r in result["per_seed"]]
+        assert np.isfinite(values).all(), m
+        assert result[m] == pytest.approx(np.mean(values)) and result["std"][m] == pytest.approx(np.std(values, ddof=1))
+    assert result["diversity"] > 0  # different templates, different gestures
+    assert result["L2"] > 0 and result["per_seed"][0]["L2"] != result["per_seed"][1]["L2"]
+    assert result["checkpoints"]["model"]["path"] == str(speaker / "sdt_vae.pt")
+    assert result["settings"]["diversity_samples"] == 2
+
+    # the same seed gives the same templates whatever the batch size
+    again = run_eval(speaker, "sdt_vae", {**settings, "seeds": [1], "batch_size": 4}, out="again.json")
+    for m in METRICS:
+        assert again["per_seed"][0][m] == pytest.approx(result["per_seed"][1][m], rel=1e-4, abs=1e-6), m
+
+
+def test_model_without_templates_runs_once(speaker):
+    result = run_eval(speaker, "s2g", {"seeds": [0, 1, 2], "diversity_samples": 3}, out="s2g.json")
+    assert result["seeds"] == [] and len(result["per_seed"]) == 1 and result["per_seed"][0]["seed"] is None
+    assert result["diversity"] == 0 and result["std"]["L2"] is None and result["L2"] > 0
+
+
+def test_template_choices(speaker):
+    model = load_model("sdt_vae", speaker / "sdt_vae.pt", speaker / "pose_vae.pt",
+                       load_stats(speaker / "stats.npz"), torch.device("cpu"))
+    table = load_checkpoint(speaker / "pose_vae.pt")["buffers"]["clip_code_mu"]
+    draws = _draws(model, 5, EvalSettings(diversity_samples=3), seed=7)  # [K, N, D] rows of the table
+    assert draws.shape == (3, 5, 32) and all(any(torch.equal(d, row) for row in table) for d in draws.reshape(-1, 32))
+    assert torch.equal(draws, _draws(model, 5, EvalSettings(diversity_samples=3), seed=7))
+    assert not torch.equal(draws, _draws(model, 5, EvalSettings(diversity_samples=3), seed=8))
+    normal = _draws(model, 5, EvalSettings(template="normal", diversity_samples=2), seed=7)
+    assert normal.shape == (2, 5, 32) and not any(torch.equal(d, row) for row in table for d in normal.reshape(-1, 32))
+
+    truth = run_eval(speaker, "sdt_vae", {"template": "vae_of_truth", "diversity_samples": 0}, out="truth.json")
+    assert truth["diversity"] is None and np.isfinite([truth[m] for m in METRICS if m != "diversity"]).all()
+
+
+def test_release_sdt_vae_takes_its_templates_from_the_vae(speaker, tmp_path):
+    """The release's SDT-VAE checkpoint has no template table: its templates are the release VAE's clip means."""
+    ours = load_checkpoint(speaker / "sdt_vae.pt")
+    vae = load_checkpoint(speaker / "pose_vae.pt")
+    gen_state = {f"module.netG.{k}": v for k, v in ours["state_dicts"]["netG"].items()}
+    vae_state = {f"module.ae.{k}": v for k, v in vae["state_dicts"]["vae"].items()}
+    mu = torch.randn(N_TRAIN + 3, 32)
+    vae_state.update({"module.clip_code_mu": mu, "module.clip_code_logvar": torch.zeros_like(mu)})
+    torch.save({"epoch": 100, "step": 1, "model_state_dict": gen_state}, tmp_path / "gen.pth")
+    torch.save({"epoch": 100, "step": 1, "model_state_dict": vae_state}, tmp_path / "vae.pth")
+    stats = load_stats(speaker / "stats.npz")
+    model = load_model("sdt_vae", tmp_path / "gen.pth", tmp_path / "vae.pth", stats, torch.device("cpu"))
+    assert torch.equal(model.templates, mu)
+    with pytest.raises(InputError, match="not a Speech2Gesture model"):
+        load_model("s2g", tmp_path / "gen.pth", tmp_path / "vae.pth", stats, torch.device("cpu"))
+    # the release VAE as FTD's encoder: the ground-truth row is still a perfect score
+    result = run_eval(speaker, "ground_truth", pose_vae=tmp_path / "vae.pth", out="gt_release.json")
+    assert result["L2"] == 0 and result["FTD"] == pytest.approx(0, abs=1e-6)
+
+
+def test_bad_inputs(speaker, tmp_path):
+    stats = load_stats(speaker / "stats.npz")
+    with pytest.raises(InputError, match="not an sdt_bp model"):
+        load_model("sdt_bp", speaker / "s2g.pt", speaker / "pose_vae.pt", stats, torch.device("cpu"))
+    save_npy(tmp_path / "one.npy", np.load(speaker / "dev_poses.npy")[:1])
+    with pytest.raises(InputError, match="FTD needs at least 2"):
+        evaluate("tiny", "ground_truth", tmp_path / "one.npy", speaker / "stats.npz", speaker / "pose_vae.pt",
+                 tmp_path / "x.json", progress=False)
+    assert not (tmp_path / "x.json").exists()
+    for bad in ({"template": "random"}, {"diversity_samples": 1}, {"seeds": []}):
+        with pytest.raises(ValueError):
+            EvalSettings(**bad)

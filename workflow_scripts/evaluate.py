@@ -1,0 +1,24 @@
+"""Rule evaluate: one method (a trained or released model, or a reference row) on a speaker's dev clips ->
+results/{speaker}/evaluation/{method}.json (sdt.evaluation.evaluate).
+
+The log records the checkpoints used, the device, the speed (and how long the GPU waited for data) and the metrics.
+"""
+
+import logging
+
+from sdt.evaluation import evaluate
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+evaluate(
+    snakemake.wildcards.speaker,
+    snakemake.wildcards.method,
+    dev_poses=snakemake.input.dev_poses,
+    stats_path=snakemake.input.stats,
+    pose_vae=snakemake.input.pose_vae,
+    output=snakemake.output.metrics,
+    dev_audio=snakemake.input.get("dev_audio"),
+    model_path=snakemake.input.get("model"),
+    settings=snakemake.params.settings,
+    threads=snakemake.threads,
+)
