@@ -1,0 +1,143 @@
+# Demo videos, dev-clip renderings and the figures of the HTML report (snakemake --report results/report.html):
+# make_demo_audio -> demo (any speech -> skeleton video);  render_clips (prediction | ground truth);
+# plot_training (curves of every model);  plot_templates (PCA of the learned templates).
+# Constants and targets (DEMO, DEMO_AUDIO, demo_targets) are in common.smk.
+
+
+rule make_demo_audio:
+    input:
+        code=code("sdt/demo.py", "sdt/sample_speaker.py"),
+    output:
+        audio="results/demo/speech.wav",
+    log:
+        "logs/make_demo_audio/speech.log",
+    conda:
+        "../envs/sdt.yaml"
+    params:
+        seed=DEMO["seed"],
+    script:
+        "../workflow_scripts/make_demo_audio.py"
+
+
+rule demo:
+    input:
+        model="results/{speaker}/models/{method}.pt",
+        stats="results/{speaker}/stats.npz",
+        audio=DEMO_AUDIO,
+        code=code(*DEMO_CODE),
+    output:
+        video=report(
+            "results/{speaker}/demo/{method}.mp4",
+            caption="../report/demo.rst",
+            category="Demo",
+            subcategory="{speaker}",
+            labels={"speaker": "{speaker}", "model": "{method}", "figure": "video"},
+        ),
+        strip=report(
+            "results/{speaker}/demo/{method}.png",
+            caption="../report/demo_strip.rst",
+            category="Demo",
+            subcategory="{speaker}",
+            labels={"speaker": "{speaker}", "model": "{method}", "figure": "strip"},
+        ),
+    log:
+        "logs/demo/{speaker}/{method}.log",
+    benchmark:
+        "benchmarks/demo/{speaker}/{method}.tsv"
+    wildcard_constraints:
+        method=DEMO_METHODS,
+    conda:
+        "../envs/sdt.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=30,
+    params:
+        mode=DEMO["mode"],
+        templates=DEMO["templates"],
+        grid=DEMO["grid"],
+        seed=DEMO["seed"],
+        strip_frames=DEMO["strip_frames"],
+    script:
+        "../workflow_scripts/demo.py"
+
+
+rule render_clips:
+    input:
+        model="results/{speaker}/models/{method}.pt",
+        stats="results/{speaker}/stats.npz",
+        dev_poses="results/{speaker}/dataset/dev_poses.npy",
+        dev_audio="results/{speaker}/dataset/dev_audio.npy",
+        index="results/{speaker}/dataset/clips.csv",
+        code=code(*DEMO_CODE),
+    output:
+        video=report(
+            "results/{speaker}/render/{method}.mp4",
+            caption="../report/render_clips.rst",
+            category="Dev clips",
+            subcategory="{speaker}",
+            labels={"speaker": "{speaker}", "model": "{method}"},
+        ),
+    log:
+        "logs/render_clips/{speaker}/{method}.log",
+    benchmark:
+        "benchmarks/render_clips/{speaker}/{method}.tsv"
+    wildcard_constraints:
+        method=DEMO_METHODS,
+    conda:
+        "../envs/sdt.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=30,
+    params:
+        clips=DEMO["clips"],
+        seed=DEMO["seed"],
+    script:
+        "../workflow_scripts/render_clips.py"
+
+
+rule plot_training:
+    input:
+        histories=expand("results/{{speaker}}/train/{method}/history.csv", method=METHODS),
+        code=code("sdt/render.py"),
+    output:
+        plot=report(
+            "results/{speaker}/plots/training.png",
+            caption="../report/training.rst",
+            category="Training",
+            subcategory="{speaker}",
+            labels={"speaker": "{speaker}", "figure": "curves"},
+        ),
+    log:
+        "logs/plot_training/{speaker}.log",
+    conda:
+        "../envs/sdt.yaml"
+    params:
+        methods=list(METHODS),
+    script:
+        "../workflow_scripts/plot_training.py"
+
+
+rule plot_templates:
+    input:
+        sdt_bp="results/{speaker}/models/sdt_bp.pt",
+        sdt_vae="results/{speaker}/models/sdt_vae.pt",
+        index="results/{speaker}/dataset/clips.csv",
+        code=code("sdt/render.py"),
+    output:
+        plot=report(
+            "results/{speaker}/plots/templates.png",
+            caption="../report/templates.rst",
+            category="Training",
+            subcategory="{speaker}",
+            labels={"speaker": "{speaker}", "figure": "templates"},
+        ),
+    log:
+        "logs/plot_templates/{speaker}.log",
+    conda:
+        "../envs/sdt.yaml"
+    script:
+        "../workflow_scripts/plot_templates.py"

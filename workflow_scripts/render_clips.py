@@ -1,0 +1,20 @@
+"""Rule render_clips: prediction next to ground truth on a few dev clips, with their speech
+(sdt.demo.render_clips) -> one video."""
+
+import logging
+
+from sdt.demo import render_clips
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+
+render_clips(
+    snakemake.input.model,
+    snakemake.input.stats,
+    snakemake.input.dev_poses,
+    snakemake.input.dev_audio,
+    snakemake.output.video,
+    index_csv=snakemake.input.index,
+    n_clips=snakemake.params.clips,
+    seed=snakemake.params.seed,
+    threads=snakemake.threads,
+)
