@@ -15,6 +15,7 @@ run: setup
 
 lint: setup
 	$(VENV)/bin/ruff check sdt models workflow_scripts tests benchmarks
+	$(VENV)/bin/snakefmt --check Snakefile rules
 	$(VENV)/bin/snakemake --lint --cores 1 >/dev/null
 
 test: setup lint

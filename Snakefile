@@ -13,6 +13,9 @@ min_version("8.0")
 configfile: "config/config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 
 
@@ -24,10 +27,15 @@ wildcard_constraints:
 
 include: "rules/dataset.smk"
 include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/demo.smk"
 
 
 rule all:
+    default_target: True
     input:
         dataset_targets(),
         model_targets(),
-    default_target: True
+        evaluation_targets(),
+        table_targets(),
+        demo_targets(),

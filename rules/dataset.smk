@@ -6,17 +6,18 @@
 rule make_sample_video:
     input:
         photo=config["sample"]["photo"],
+        code=code("sdt/sample_speaker.py"),
     output:
         video="results/{speaker}/source/{video}.mp4",
     log:
         "logs/make_sample_video/{speaker}/{video}.log",
-    params:
-        seconds=config["sample"]["seconds"],
-        seed=config["sample"]["seed"],
     wildcard_constraints:
         speaker=SAMPLE_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
+    params:
+        seconds=config["sample"]["seconds"],
+        seed=config["sample"]["seed"],
     script:
         "../workflow_scripts/make_sample_video.py"
 
@@ -24,18 +25,19 @@ rule make_sample_video:
 rule change_fps:
     input:
         video=source_video,
+        code=code("sdt/media.py"),
     output:
         video="results/{speaker}/fps/{video}.mp4",
     log:
         "logs/change_fps/{speaker}/{video}.log",
     benchmark:
         "benchmarks/change_fps/{speaker}/{video}.tsv"
-    params:
-        fps=DATASET["fps"],
     wildcard_constraints:
         speaker=VIDEO_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
+    params:
+        fps=DATASET["fps"],
     script:
         "../workflow_scripts/change_fps.py"
 
@@ -43,6 +45,7 @@ rule change_fps:
 rule extract_frames:
     input:
         video="results/{speaker}/fps/{video}.mp4",
+        code=code("sdt/media.py"),
     output:
         frames=frames_output("results/{speaker}/frames/{video}"),
     log:
@@ -58,17 +61,18 @@ rule extract_frames:
 rule detect_keypoints:
     input:
         frames="results/{speaker}/frames/{video}",
+        code=code("sdt/detect.py", "sdt/mediapipe_map.py"),
     output:
         keypoints="results/{speaker}/keypoints/{video}.npz",
     log:
         "logs/detect_keypoints/{speaker}/{video}.log",
     benchmark:
         "benchmarks/detect_keypoints/{speaker}/{video}.tsv"
+    conda:
+        "../envs/sdt.yaml"
     params:
         detector=DATASET["detector"],
         fps=DATASET["fps"],
-    conda:
-        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/detect_keypoints.py"
 
@@ -76,14 +80,15 @@ rule detect_keypoints:
 rule remove_outliers:
     input:
         keypoints="results/{speaker}/keypoints/{video}.npz",
+        code=code("sdt/clean.py"),
     output:
         outliers="results/{speaker}/outliers/{video}.npz",
     log:
         "logs/remove_outliers/{speaker}/{video}.log",
-    params:
-        outlier_px=DATASET["outlier_px"],
     conda:
         "../envs/sdt.yaml"
+    params:
+        outlier_px=DATASET["outlier_px"],
     script:
         "../workflow_scripts/remove_outliers.py"
 
@@ -92,15 +97,16 @@ rule rescale_shoulders:
     input:
         keypoints="results/{speaker}/keypoints/{video}.npz",
         outliers="results/{speaker}/outliers/{video}.npz",
+        code=code("sdt/clean.py"),
     output:
         rescaled="results/{speaker}/rescaled/{video}.npz",
     log:
         "logs/rescale_shoulders/{speaker}/{video}.log",
+    conda:
+        "../envs/sdt.yaml"
     params:
         enabled=DATASET["rescale_shoulders"],
         reference_px=DATASET["reference_shoulder_px"],
-    conda:
-        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/rescale_shoulders.py"
 
@@ -110,18 +116,19 @@ rule generate_clips:
         rescaled="results/{speaker}/rescaled/{video}.npz",
         outliers="results/{speaker}/outliers/{video}.npz",
         video="results/{speaker}/fps/{video}.mp4",
+        code=code("sdt/clips.py"),
     output:
         clips="results/{speaker}/clips/{video}.npz",
     log:
         "logs/generate_clips/{speaker}/{video}.log",
+    conda:
+        "../envs/sdt.yaml"
     params:
         fps=DATASET["fps"],
         clip_frames=DATASET["clip_frames"],
         clip_stride=DATASET["clip_stride"],
         skip_frames=DATASET["skip_frames"],
         audio_rate=DATASET["audio_rate"],
-    conda:
-        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/generate_clips.py"
 
@@ -129,18 +136,19 @@ rule generate_clips:
 rule split_dataset:
     input:
         clips=per_video("results/{speaker}/clips/{video}.npz"),
+        code=code("sdt/split.py"),
     output:
         **{f"{s}_{k}": f"results/{{speaker}}/dataset/{s}_{k}.npy" for s in SPLITS for k in ("poses", "audio")},
         index="results/{speaker}/dataset/clips.csv",
     log:
         "logs/split_dataset/{speaker}.log",
-    params:
-        train_fraction=DATASET["train_fraction"],
-        idle_clips=DATASET["idle_clips"],
     wildcard_constraints:
         speaker=VIDEO_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
+    params:
+        train_fraction=DATASET["train_fraction"],
+        idle_clips=DATASET["idle_clips"],
     script:
         "../workflow_scripts/split_dataset.py"
 
@@ -148,6 +156,7 @@ rule split_dataset:
 rule pack_released:
     input:
         index=released_index,
+        code=code("sdt/released.py", "sdt/split.py"),
     output:
         **{f"{s}_{k}": f"results/{{speaker}}/dataset/{s}_{k}.npy" for s in SPLITS for k in ("poses", "audio")},
         index="results/{speaker}/dataset/clips.csv",
@@ -155,14 +164,14 @@ rule pack_released:
         "logs/pack_released/{speaker}.log",
     benchmark:
         "benchmarks/pack_released/{speaker}.tsv"
-    params:
-        clip_frames=DATASET["clip_frames"],
-        audio_rate=DATASET["audio_rate"],
-        fps=DATASET["fps"],
     wildcard_constraints:
         speaker=RELEASED_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
+    params:
+        clip_frames=DATASET["clip_frames"],
+        audio_rate=DATASET["audio_rate"],
+        fps=DATASET["fps"],
     script:
         "../workflow_scripts/pack_released.py"
 
@@ -170,15 +179,17 @@ rule pack_released:
 rule compute_stats:
     input:
         train_poses="results/{speaker}/dataset/train_poses.npy",
+        index="results/{speaker}/dataset/clips.csv",
+        code=code("sdt/stats.py", "sdt/poses.py"),
     output:
         stats="results/{speaker}/stats.npz",
     log:
         "logs/compute_stats/{speaker}.log",
+    conda:
+        "../envs/sdt.yaml"
     params:
         scale_rule=scale_rule,
         reference_px=DATASET["reference_shoulder_px"],
-    conda:
-        "../envs/sdt.yaml"
     script:
         "../workflow_scripts/compute_stats.py"
 
@@ -189,8 +200,15 @@ rule qc_table:
         outliers=per_video("results/{speaker}/outliers/{video}.npz"),
         clips=per_video("results/{speaker}/clips/{video}.npz"),
         index="results/{speaker}/dataset/clips.csv",
+        code=code("sdt/qc.py"),
     output:
-        table="results/{speaker}/qc.csv",
+        table=report(
+            "results/{speaker}/qc.csv",
+            caption="../report/qc.rst",
+            category="Tables",
+            subcategory="{speaker}",
+            labels={"speaker": "{speaker}", "table": "quality control"},
+        ),
     log:
         "logs/qc_table/{speaker}.log",
     wildcard_constraints:

@@ -5,6 +5,7 @@
 rule train_pose_vae:
     input:
         **TRAIN_DATA,
+        code=code(*TRAIN_CODE, "models/pose_vae.py"),
     output:
         model="results/{speaker}/models/pose_vae.pt",
         history="results/{speaker}/train/pose_vae/history.csv",
@@ -12,15 +13,15 @@ rule train_pose_vae:
         "logs/train_pose_vae/{speaker}.log",
     benchmark:
         "benchmarks/train_pose_vae/{speaker}.tsv"
-    params:
-        settings=train_params("pose_vae"),
+    conda:
+        "../envs/sdt.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=240,
-    conda:
-        "../envs/sdt.yaml"
+    params:
+        settings=train_params("pose_vae"),
     script:
         "../workflow_scripts/train_pose_vae.py"
 
@@ -28,6 +29,7 @@ rule train_pose_vae:
 rule train_sdt_bp:
     input:
         **TRAIN_DATA,
+        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py"),
     output:
         model="results/{speaker}/models/sdt_bp.pt",
         history="results/{speaker}/train/sdt_bp/history.csv",
@@ -35,15 +37,15 @@ rule train_sdt_bp:
         "logs/train_sdt_bp/{speaker}.log",
     benchmark:
         "benchmarks/train_sdt_bp/{speaker}.tsv"
-    params:
-        settings=train_params("sdt_bp"),
+    conda:
+        "../envs/sdt.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=12000,
         runtime=720,
-    conda:
-        "../envs/sdt.yaml"
+    params:
+        settings=train_params("sdt_bp"),
     script:
         "../workflow_scripts/train_sdt_bp.py"
 
@@ -51,6 +53,7 @@ rule train_sdt_bp:
 rule train_sdt_vae:
     input:
         **TRAIN_DATA,
+        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py"),
         pose_vae="results/{speaker}/models/pose_vae.pt",
     output:
         model="results/{speaker}/models/sdt_vae.pt",
@@ -59,15 +62,15 @@ rule train_sdt_vae:
         "logs/train_sdt_vae/{speaker}.log",
     benchmark:
         "benchmarks/train_sdt_vae/{speaker}.tsv"
-    params:
-        settings=train_params("sdt_vae"),
+    conda:
+        "../envs/sdt.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=12000,
         runtime=720,
-    conda:
-        "../envs/sdt.yaml"
+    params:
+        settings=train_params("sdt_vae"),
     script:
         "../workflow_scripts/train_sdt_vae.py"
 
@@ -75,6 +78,7 @@ rule train_sdt_vae:
 rule train_s2g:
     input:
         **TRAIN_DATA,
+        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py", "models/discriminator.py"),
     output:
         model="results/{speaker}/models/s2g.pt",
         history="results/{speaker}/train/s2g/history.csv",
@@ -82,14 +86,14 @@ rule train_s2g:
         "logs/train_s2g/{speaker}.log",
     benchmark:
         "benchmarks/train_s2g/{speaker}.tsv"
-    params:
-        settings=train_params("s2g"),
+    conda:
+        "../envs/sdt.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=12000,
         runtime=720,
-    conda:
-        "../envs/sdt.yaml"
+    params:
+        settings=train_params("s2g"),
     script:
         "../workflow_scripts/train_s2g.py"
