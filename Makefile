@@ -10,8 +10,14 @@ SNAKEMAKE_ARGS ?=
 setup:
 	@bash envs/setup.sh
 
+REPORT := results/report.html
+
 run: setup
-	$(VENV)/bin/snakemake --cores $(CORES) --printshellcmds $(SNAKEMAKE_ARGS)
+	$(VENV)/bin/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+	@# the HTML report, rebuilt only when a result is newer than it
+	@if [ ! -f $(REPORT) ] || [ -n "$$(find results -type f -newer $(REPORT) | head -1)" ]; then \
+		$(VENV)/bin/snakemake --report $(REPORT) $(SNAKEMAKE_ARGS); \
+	else echo "$(REPORT) is up to date"; fi
 
 lint: setup
 	$(VENV)/bin/ruff check sdt models workflow_scripts tests benchmarks

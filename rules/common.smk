@@ -1,4 +1,5 @@
 # Config validation, speaker/video lookups and wildcard constraints: the only Python helpers of the workflow.
+import hashlib
 from pathlib import Path
 
 import yaml
@@ -30,9 +31,13 @@ DATASET = config["dataset"]
 
 
 def code(*files):
-    """A step's own source files (repo-relative) as inputs: Snakemake reruns the step when one is newer than its
-    outputs, as it does for the step's script (rerun trigger `code` covers only the script itself)."""
-    return [str(Path(workflow.basedir) / f) for f in files]
+    """A step's own source files (repo-relative) as a param: a digest of their content, so Snakemake reruns the
+    step when its importable code changes (its rerun trigger `code` watches only the step script's mtime).
+    Content, not paths or mtimes: moving the checkout or touching a file reruns nothing."""
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode() + b"\0" + (Path(workflow.basedir) / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def speaker_kind(speaker):
@@ -196,7 +201,6 @@ def evaluate_inputs(wildcards):
         "dev_poses": f"results/{speaker}/dataset/dev_poses.npy",
         "stats": f"results/{speaker}/stats.npz",
         "pose_vae": eval_checkpoint(speaker, "pose_vae"),
-        "code": code("sdt/evaluation.py", "sdt/metrics.py", "sdt/inference.py"),
     }
     if method in EVAL_MODELS:
         inputs["dev_audio"] = f"results/{speaker}/dataset/dev_audio.npy"

@@ -6,7 +6,6 @@
 rule make_sample_video:
     input:
         photo=config["sample"]["photo"],
-        code=code("sdt/sample_speaker.py"),
     output:
         video="results/{speaker}/source/{video}.mp4",
     log:
@@ -16,6 +15,7 @@ rule make_sample_video:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/sample_speaker.py"),
         seconds=config["sample"]["seconds"],
         seed=config["sample"]["seed"],
     script:
@@ -25,7 +25,6 @@ rule make_sample_video:
 rule change_fps:
     input:
         video=source_video,
-        code=code("sdt/media.py"),
     output:
         video="results/{speaker}/fps/{video}.mp4",
     log:
@@ -37,6 +36,7 @@ rule change_fps:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/media.py"),
         fps=DATASET["fps"],
     script:
         "../workflow_scripts/change_fps.py"
@@ -45,7 +45,6 @@ rule change_fps:
 rule extract_frames:
     input:
         video="results/{speaker}/fps/{video}.mp4",
-        code=code("sdt/media.py"),
     output:
         frames=frames_output("results/{speaker}/frames/{video}"),
     log:
@@ -54,6 +53,8 @@ rule extract_frames:
         "benchmarks/extract_frames/{speaker}/{video}.tsv"
     conda:
         "../envs/sdt.yaml"
+    params:
+        code=code("sdt/media.py"),
     script:
         "../workflow_scripts/extract_frames.py"
 
@@ -61,7 +62,6 @@ rule extract_frames:
 rule detect_keypoints:
     input:
         frames="results/{speaker}/frames/{video}",
-        code=code("sdt/detect.py", "sdt/mediapipe_map.py"),
     output:
         keypoints="results/{speaker}/keypoints/{video}.npz",
     log:
@@ -71,6 +71,7 @@ rule detect_keypoints:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/detect.py", "sdt/mediapipe_map.py"),
         detector=DATASET["detector"],
         fps=DATASET["fps"],
     script:
@@ -80,7 +81,6 @@ rule detect_keypoints:
 rule remove_outliers:
     input:
         keypoints="results/{speaker}/keypoints/{video}.npz",
-        code=code("sdt/clean.py"),
     output:
         outliers="results/{speaker}/outliers/{video}.npz",
     log:
@@ -88,6 +88,7 @@ rule remove_outliers:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/clean.py"),
         outlier_px=DATASET["outlier_px"],
     script:
         "../workflow_scripts/remove_outliers.py"
@@ -97,7 +98,6 @@ rule rescale_shoulders:
     input:
         keypoints="results/{speaker}/keypoints/{video}.npz",
         outliers="results/{speaker}/outliers/{video}.npz",
-        code=code("sdt/clean.py"),
     output:
         rescaled="results/{speaker}/rescaled/{video}.npz",
     log:
@@ -105,6 +105,7 @@ rule rescale_shoulders:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/clean.py"),
         enabled=DATASET["rescale_shoulders"],
         reference_px=DATASET["reference_shoulder_px"],
     script:
@@ -116,7 +117,6 @@ rule generate_clips:
         rescaled="results/{speaker}/rescaled/{video}.npz",
         outliers="results/{speaker}/outliers/{video}.npz",
         video="results/{speaker}/fps/{video}.mp4",
-        code=code("sdt/clips.py"),
     output:
         clips="results/{speaker}/clips/{video}.npz",
     log:
@@ -124,6 +124,7 @@ rule generate_clips:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/clips.py"),
         fps=DATASET["fps"],
         clip_frames=DATASET["clip_frames"],
         clip_stride=DATASET["clip_stride"],
@@ -136,7 +137,6 @@ rule generate_clips:
 rule split_dataset:
     input:
         clips=per_video("results/{speaker}/clips/{video}.npz"),
-        code=code("sdt/split.py"),
     output:
         **{f"{s}_{k}": f"results/{{speaker}}/dataset/{s}_{k}.npy" for s in SPLITS for k in ("poses", "audio")},
         index="results/{speaker}/dataset/clips.csv",
@@ -147,6 +147,7 @@ rule split_dataset:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/split.py"),
         train_fraction=DATASET["train_fraction"],
         idle_clips=DATASET["idle_clips"],
     script:
@@ -156,7 +157,6 @@ rule split_dataset:
 rule pack_released:
     input:
         index=released_index,
-        code=code("sdt/released.py", "sdt/split.py"),
     output:
         **{f"{s}_{k}": f"results/{{speaker}}/dataset/{s}_{k}.npy" for s in SPLITS for k in ("poses", "audio")},
         index="results/{speaker}/dataset/clips.csv",
@@ -169,6 +169,7 @@ rule pack_released:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/released.py", "sdt/split.py"),
         clip_frames=DATASET["clip_frames"],
         audio_rate=DATASET["audio_rate"],
         fps=DATASET["fps"],
@@ -180,7 +181,6 @@ rule compute_stats:
     input:
         train_poses="results/{speaker}/dataset/train_poses.npy",
         index="results/{speaker}/dataset/clips.csv",
-        code=code("sdt/stats.py", "sdt/poses.py"),
     output:
         stats="results/{speaker}/stats.npz",
     log:
@@ -188,6 +188,7 @@ rule compute_stats:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/stats.py", "sdt/poses.py"),
         scale_rule=scale_rule,
         reference_px=DATASET["reference_shoulder_px"],
     script:
@@ -200,7 +201,6 @@ rule qc_table:
         outliers=per_video("results/{speaker}/outliers/{video}.npz"),
         clips=per_video("results/{speaker}/clips/{video}.npz"),
         index="results/{speaker}/dataset/clips.csv",
-        code=code("sdt/qc.py"),
     output:
         table=report(
             "results/{speaker}/qc.csv",
@@ -215,5 +215,7 @@ rule qc_table:
         speaker=VIDEO_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
+    params:
+        code=code("sdt/qc.py"),
     script:
         "../workflow_scripts/qc_table.py"

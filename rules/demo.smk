@@ -5,8 +5,6 @@
 
 
 rule make_demo_audio:
-    input:
-        code=code("sdt/demo.py", "sdt/sample_speaker.py"),
     output:
         audio="results/demo/speech.wav",
     log:
@@ -14,6 +12,7 @@ rule make_demo_audio:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/demo.py", "sdt/sample_speaker.py"),
         seed=DEMO["seed"],
     script:
         "../workflow_scripts/make_demo_audio.py"
@@ -24,7 +23,6 @@ rule demo:
         model="results/{speaker}/models/{method}.pt",
         stats="results/{speaker}/stats.npz",
         audio=DEMO_AUDIO,
-        code=code(*DEMO_CODE),
     output:
         video=report(
             "results/{speaker}/demo/{method}.mp4",
@@ -54,6 +52,7 @@ rule demo:
         mem_mb=4000,
         runtime=30,
     params:
+        code=code(*DEMO_CODE),
         mode=DEMO["mode"],
         templates=DEMO["templates"],
         grid=DEMO["grid"],
@@ -70,7 +69,6 @@ rule render_clips:
         dev_poses="results/{speaker}/dataset/dev_poses.npy",
         dev_audio="results/{speaker}/dataset/dev_audio.npy",
         index="results/{speaker}/dataset/clips.csv",
-        code=code(*DEMO_CODE),
     output:
         video=report(
             "results/{speaker}/render/{method}.mp4",
@@ -93,6 +91,7 @@ rule render_clips:
         mem_mb=4000,
         runtime=30,
     params:
+        code=code(*DEMO_CODE),
         clips=DEMO["clips"],
         seed=DEMO["seed"],
     script:
@@ -102,7 +101,6 @@ rule render_clips:
 rule plot_training:
     input:
         histories=expand("results/{{speaker}}/train/{method}/history.csv", method=METHODS),
-        code=code("sdt/render.py"),
     output:
         plot=report(
             "results/{speaker}/plots/training.png",
@@ -116,6 +114,7 @@ rule plot_training:
     conda:
         "../envs/sdt.yaml"
     params:
+        code=code("sdt/render.py"),
         methods=list(METHODS),
     script:
         "../workflow_scripts/plot_training.py"
@@ -126,7 +125,6 @@ rule plot_templates:
         sdt_bp="results/{speaker}/models/sdt_bp.pt",
         sdt_vae="results/{speaker}/models/sdt_vae.pt",
         index="results/{speaker}/dataset/clips.csv",
-        code=code("sdt/render.py"),
     output:
         plot=report(
             "results/{speaker}/plots/templates.png",
@@ -139,5 +137,7 @@ rule plot_templates:
         "logs/plot_templates/{speaker}.log",
     conda:
         "../envs/sdt.yaml"
+    params:
+        code=code("sdt/render.py"),
     script:
         "../workflow_scripts/plot_templates.py"

@@ -24,6 +24,7 @@ rule evaluate:
         mem_mb=8000,
         runtime=120,
     params:
+        code=code("sdt/evaluation.py", "sdt/metrics.py", "sdt/inference.py"),
         settings=evaluate_settings,
     script:
         "../workflow_scripts/evaluate.py"
@@ -32,7 +33,6 @@ rule evaluate:
 rule paper_tables:
     input:
         evaluations=evaluation_targets(),
-        code=code("sdt/tables.py"),
     output:
         csv=report(
             "results/tables/paper_table.csv",
@@ -45,5 +45,7 @@ rule paper_tables:
         "logs/paper_tables.log",
     conda:
         "../envs/sdt.yaml"
+    params:
+        code=code("sdt/tables.py"),
     script:
         "../workflow_scripts/paper_tables.py"

@@ -5,7 +5,6 @@
 rule train_pose_vae:
     input:
         **TRAIN_DATA,
-        code=code(*TRAIN_CODE, "models/pose_vae.py"),
     output:
         model="results/{speaker}/models/pose_vae.pt",
         history="results/{speaker}/train/pose_vae/history.csv",
@@ -21,6 +20,7 @@ rule train_pose_vae:
         mem_mb=8000,
         runtime=240,
     params:
+        code=code(*TRAIN_CODE, "models/pose_vae.py"),
         settings=train_params("pose_vae"),
     script:
         "../workflow_scripts/train_pose_vae.py"
@@ -29,7 +29,6 @@ rule train_pose_vae:
 rule train_sdt_bp:
     input:
         **TRAIN_DATA,
-        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py"),
     output:
         model="results/{speaker}/models/sdt_bp.pt",
         history="results/{speaker}/train/sdt_bp/history.csv",
@@ -45,6 +44,7 @@ rule train_sdt_bp:
         mem_mb=12000,
         runtime=720,
     params:
+        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py"),
         settings=train_params("sdt_bp"),
     script:
         "../workflow_scripts/train_sdt_bp.py"
@@ -53,7 +53,6 @@ rule train_sdt_bp:
 rule train_sdt_vae:
     input:
         **TRAIN_DATA,
-        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py"),
         pose_vae="results/{speaker}/models/pose_vae.pt",
     output:
         model="results/{speaker}/models/sdt_vae.pt",
@@ -70,6 +69,7 @@ rule train_sdt_vae:
         mem_mb=12000,
         runtime=720,
     params:
+        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py"),
         settings=train_params("sdt_vae"),
     script:
         "../workflow_scripts/train_sdt_vae.py"
@@ -78,7 +78,6 @@ rule train_sdt_vae:
 rule train_s2g:
     input:
         **TRAIN_DATA,
-        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py", "models/discriminator.py"),
     output:
         model="results/{speaker}/models/s2g.pt",
         history="results/{speaker}/train/s2g/history.csv",
@@ -94,6 +93,7 @@ rule train_s2g:
         mem_mb=12000,
         runtime=720,
     params:
+        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py", "models/discriminator.py"),
         settings=train_params("s2g"),
     script:
         "../workflow_scripts/train_s2g.py"

@@ -1,6 +1,7 @@
 """Running the real workflow in a scratch working directory (shared by the workflow, staleness and SLURM tests)."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +32,29 @@ def make_workdir(path, config=None):
     return path
 
 
-def snakemake(workdir, *args, cores=2, timeout=1200, check=True):
-    """Run snakemake on the repo's Snakefile in ``workdir``; returns the CompletedProcess (stdout+stderr)."""
-    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", str(cores), *args]
+# What a copy of the workflow needs: the Snakefile and what it reads relative to itself.  The step scripts
+# import the installed sdt package (the repo's, editable); the copied sdt/ serves as the rules' code inputs.
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow_scripts", "config", "envs", "report", "sdt", "models")
+
+
+def copy_workflow(dest):
+    """A private copy of the workflow's source, so a test may touch its code without touching the repo's.
+    Returns the copy's Snakefile."""
+    dest = Path(dest)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest / "Snakefile"
+
+
+def snakemake(workdir, *args, cores=2, timeout=1200, check=True, snakefile=None):
+    """Run snakemake on the repo's Snakefile (or ``snakefile``) in ``workdir``; returns the CompletedProcess with
+    ``.output`` = stdout + stderr."""
+    snakefile = snakefile or REPO / "Snakefile"
+    cmd = [*SNAKEMAKE, "-s", str(snakefile), "--directory", str(workdir), "--cores", str(cores), *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     proc.output = proc.stdout + proc.stderr
@@ -42,9 +63,9 @@ def snakemake(workdir, *args, cores=2, timeout=1200, check=True):
     return proc
 
 
-def planned_jobs(workdir, *args):
+def planned_jobs(workdir, *args, snakefile=None):
     """{rule: count} of the jobs a dry run would run."""
-    out = snakemake(workdir, "--dry-run", "--quiet", "rules", *args).output
+    out = snakemake(workdir, "--dry-run", "--quiet", "rules", *args, snakefile=snakefile).output
     jobs = {}
     for line in out.splitlines():
         parts = line.split()
