@@ -31,6 +31,15 @@ include: "rules/evaluate.smk"
 include: "rules/demo.smk"
 
 
+# Seconds of work each: not worth a place in a cluster queue.
+localrules:
+    all,
+    paper_tables,
+    plot_training,
+    plot_templates,
+    make_demo_audio,
+
+
 rule all:
     default_target: True
     input:

@@ -12,7 +12,11 @@ PY=${PYTHON:-python3}
 mkdir -p resources
 
 # 1. System packages
-APT_PKGS="espeak-ng ffmpeg slurmctld slurmd slurm-client munge"
+APT_PKGS="espeak-ng ffmpeg"
+# The test cluster's SLURM daemons, except on a machine that already has its own SLURM (a real cluster's node).
+if ! command -v sinfo >/dev/null || dpkg -s slurmctld >/dev/null 2>&1; then
+  APT_PKGS="$APT_PKGS slurmctld slurmd slurm-client munge"
+fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
   for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -14,6 +14,10 @@ rule make_sample_video:
         speaker=SAMPLE_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         code=code("sdt/sample_speaker.py"),
         seconds=config["sample"]["seconds"],
@@ -35,6 +39,10 @@ rule change_fps:
         speaker=VIDEO_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=60,
     params:
         code=code("sdt/media.py"),
         fps=DATASET["fps"],
@@ -53,6 +61,10 @@ rule extract_frames:
         "benchmarks/extract_frames/{speaker}/{video}.tsv"
     conda:
         "../envs/sdt.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=60,
     params:
         code=code("sdt/media.py"),
     script:
@@ -70,6 +82,10 @@ rule detect_keypoints:
         "benchmarks/detect_keypoints/{speaker}/{video}.tsv"
     conda:
         "../envs/sdt.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=240,
     params:
         code=code("sdt/detect.py", "sdt/mediapipe_map.py"),
         detector=DATASET["detector"],
@@ -87,6 +103,10 @@ rule remove_outliers:
         "logs/remove_outliers/{speaker}/{video}.log",
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         code=code("sdt/clean.py"),
         outlier_px=DATASET["outlier_px"],
@@ -104,6 +124,10 @@ rule rescale_shoulders:
         "logs/rescale_shoulders/{speaker}/{video}.log",
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         code=code("sdt/clean.py"),
         enabled=DATASET["rescale_shoulders"],
@@ -123,6 +147,10 @@ rule generate_clips:
         "logs/generate_clips/{speaker}/{video}.log",
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         code=code("sdt/clips.py"),
         fps=DATASET["fps"],
@@ -146,6 +174,10 @@ rule split_dataset:
         speaker=VIDEO_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         code=code("sdt/split.py"),
         train_fraction=DATASET["train_fraction"],
@@ -168,6 +200,10 @@ rule pack_released:
         speaker=RELEASED_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
     params:
         code=code("sdt/released.py", "sdt/split.py"),
         clip_frames=DATASET["clip_frames"],
@@ -187,6 +223,10 @@ rule compute_stats:
         "logs/compute_stats/{speaker}.log",
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         code=code("sdt/stats.py", "sdt/poses.py"),
         scale_rule=scale_rule,
@@ -215,6 +255,10 @@ rule qc_table:
         speaker=VIDEO_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         code=code("sdt/qc.py"),
     script:

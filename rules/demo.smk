@@ -11,6 +11,10 @@ rule make_demo_audio:
         "logs/make_demo_audio/speech.log",
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         code=code("sdt/demo.py", "sdt/sample_speaker.py"),
         seed=DEMO["seed"],
@@ -113,6 +117,10 @@ rule plot_training:
         "logs/plot_training/{speaker}.log",
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         code=code("sdt/render.py"),
         methods=list(METHODS),
@@ -137,6 +145,10 @@ rule plot_templates:
         "logs/plot_templates/{speaker}.log",
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         code=code("sdt/render.py"),
     script:

@@ -45,6 +45,10 @@ rule paper_tables:
         "logs/paper_tables.log",
     conda:
         "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         code=code("sdt/tables.py"),
     script:

@@ -41,6 +41,7 @@ def copy_workflow(dest):
     """A private copy of the workflow's source, so a test may touch its code without touching the repo's.
     Returns the copy's Snakefile."""
     dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         src = REPO / name
         if src.is_dir():
