@@ -1,0 +1,227 @@
+"""ffmpeg helpers for the video stages (SDT_SPEC 2.1-2.2): probe, fps conversion, frame extraction, audio reading.
+
+Every failure on a bad video raises :class:`sdt.errors.InputError` naming the file, with ffmpeg's last stderr
+lines: unreadable or corrupt file, no video stream, no audio track, and a silent audio track.  Silence is an
+error, not a warning: a muted recording (whole-track RMS below ``SILENCE_DB``, -60 dBFS) would give clips whose
+audio carries no speech, and a warning in one of many logs is easily missed; pauses inside speech are fine.
+Variable frame rate (phone recordings) is not an error: ``change_fps`` converts every video to constant frame
+rate anyway, which is what a researcher expects; ``probe`` flags it and ``change_fps`` logs a warning.
+"""
+
+import json
+import logging
+import re
+import shutil
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from sdt.errors import InputError
+from sdt.io import atomic_dir, atomic_path
+
+log = logging.getLogger(__name__)
+
+VFR_TOLERANCE = 0.01  # relative spread of frame durations (or of r vs avg frame rate) that makes a video VFR
+VFR_PACKETS = 300  # frame timestamps read to check VFR: a few seconds, cheap on any length of video
+TRUNCATED_S = 0.5  # change_fps output this much (+1 %) shorter than the source's video stream: a broken file
+SILENCE_DB = -60.0  # whole-track RMS (dBFS) below which an audio track counts as silent (a muted microphone)
+
+
+def ffmpeg_exe():
+    """PATH's ffmpeg (Debian's), else the static build that imageio-ffmpeg ships."""
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        import imageio_ffmpeg
+
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    return exe
+
+
+def ffprobe_exe():
+    exe = shutil.which("ffprobe")
+    if exe is None:
+        raise RuntimeError("ffprobe is not on PATH: install ffmpeg (envs/setup.sh does, with apt)")
+    return exe
+
+
+def _tail(stderr, lines=6):
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else (stderr or "")
+    return " | ".join(text.strip().splitlines()[-lines:]) or "(no message)"
+
+
+def run_ffmpeg(args, path, what):
+    """Run ``ffmpeg args`` (stdout returned as bytes); a failure is an InputError about ``path``."""
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        raise InputError(path, f"{what} failed (ffmpeg exit {proc.returncode}): {_tail(proc.stderr)}")
+    if proc.stderr.strip():  # ffmpeg goes on past broken packets: say so in the log
+        log.warning("%s: ffmpeg reported errors during %s: %s", path, what, _tail(proc.stderr))
+    return proc.stdout
+
+
+def _ffprobe(path, *args):
+    proc = subprocess.run([ffprobe_exe(), "-v", "error", "-of", "json", *args, str(path)], capture_output=True)
+    if proc.returncode != 0:
+        raise InputError(path, f"unreadable or corrupt video (ffprobe: {_tail(proc.stderr)})")
+    return json.loads(proc.stdout or b"{}")
+
+
+def _rate(text):
+    """ffprobe's '30000/1001' as a float; 0.0 for '0/0' or missing."""
+    try:
+        return float(Fraction(text))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return 0.0
+
+
+def _stream_duration(stream):
+    """A stream's own duration in s: mp4 states it, Matroska only as a 'DURATION' tag (HH:MM:SS.fraction); 0.0
+    when neither is there.  The container's duration is the longest stream's, often the audio."""
+    if stream.get("duration") not in (None, "N/A"):
+        return float(stream["duration"])
+    tag = next((v for k, v in stream.get("tags", {}).items() if k.upper() == "DURATION"), "")
+    match = re.fullmatch(r"(\d+):(\d+):(\d+(?:\.\d*)?)", tag.strip())
+    return 3600 * int(match[1]) + 60 * int(match[2]) + float(match[3]) if match else 0.0
+
+
+def _irregular_timestamps(path, stream):
+    """True when the first VFR_PACKETS frame durations of video stream ``stream`` are not all equal (VFR)."""
+    info = _ffprobe(path, "-select_streams", str(stream), "-read_intervals", f"%+#{VFR_PACKETS}",
+                    "-show_entries", "packet=pts_time")
+    pts = np.sort([float(p["pts_time"]) for p in info.get("packets", []) if "pts_time" in p])
+    steps = np.diff(pts)
+    if len(steps) < 2 or np.median(steps) <= 0:
+        return False
+    # 1.5 ms of slack: containers with millisecond timestamps (mkv, webm) store 30 fps as 33/34 ms steps
+    return bool(np.ptp(steps) > VFR_TOLERANCE * np.median(steps) + 0.0015)
+
+
+def probe(path, require_audio=True):
+    """Facts about a video: {fps, width, height, n_frames, duration, has_audio, audio_rate, audio_codec, vfr,
+    video_stream} (video_stream: the stream index of the picture, skipping cover art).
+
+    fps is the average frame rate (frames / duration); width and height are as displayed (rotation applied).
+    Raises InputError for an unreadable file, no video stream, or (when ``require_audio``) no audio track.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "video file does not exist")
+    info = _ffprobe(path, "-show_streams", "-show_format")
+    video = next((s for s in info.get("streams", []) if s.get("codec_type") == "video"
+                  and not s.get("disposition", {}).get("attached_pic")), None)
+    if video is None or not video.get("width"):
+        raise InputError(path, "unreadable or corrupt video: no video stream")
+    audio = next((s for s in info.get("streams", []) if s.get("codec_type") == "audio"), None)
+    if audio is None and require_audio:
+        raise InputError(path, "the video has no audio track (speech is needed for every clip)")
+    r_fps, avg_fps = _rate(video.get("r_frame_rate")), _rate(video.get("avg_frame_rate"))
+    fps = avg_fps or r_fps
+    if fps <= 0:
+        raise InputError(path, "unreadable or corrupt video: no frame rate")
+    duration = _stream_duration(video) or float(info.get("format", {}).get("duration") or 0.0)
+    n_frames = int(video.get("nb_frames") or round(duration * fps))
+    width, height = int(video["width"]), int(video["height"])
+    rotation = next((int(d.get("rotation", 0)) for d in video.get("side_data_list", []) if "rotation" in d), 0)
+    if abs(rotation) % 180 == 90:
+        width, height = height, width
+    vfr = abs(r_fps - avg_fps) > VFR_TOLERANCE * max(r_fps, avg_fps) or _irregular_timestamps(path, video["index"])
+    return {
+        "fps": fps, "width": width, "height": height, "n_frames": n_frames, "duration": duration,
+        "has_audio": audio is not None, "audio_rate": int(audio["sample_rate"]) if audio else 0,
+        "audio_codec": audio.get("codec_name") if audio else None, "vfr": bool(vfr),
+        "video_stream": int(video["index"]),
+    }
+
+
+def audio_level_db(path):
+    """RMS level of the first audio track in dBFS (ffmpeg's volumedetect; digital silence reads -91 dB)."""
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "info", "-i", str(path), "-map", "0:a:0",
+           "-vn", "-sn", "-dn", "-af", "volumedetect", "-f", "null", "-"]
+    proc = subprocess.run(cmd, capture_output=True)
+    stderr = proc.stderr.decode(errors="replace")
+    match = re.search(r"mean_volume:\s*(-?inf|-?[\d.]+)\s*dB", stderr)
+    if proc.returncode != 0 or match is None:
+        raise InputError(path, f"the audio track cannot be decoded (ffmpeg exit {proc.returncode}): "
+                               f"{_tail(stderr)}")
+    return float(match.group(1))
+
+
+def check_not_silent(path, threshold_db=SILENCE_DB):
+    """Raise InputError when the audio track of ``path`` is silent as a whole; returns its RMS level (dBFS)."""
+    level = audio_level_db(path)
+    if level < threshold_db:
+        raise InputError(path, f"the audio track is silent (RMS {level:.1f} dBFS < {threshold_db:.0f} dBFS): "
+                               "a muted recording has no speech to learn gestures from")
+    return level
+
+
+def change_fps(src, dst, fps, threads=0):
+    """Re-encode ``src`` to constant ``fps`` (H.264 yuv420p, square pixels, even size) with its audio kept.
+
+    AAC audio is copied untouched; any other codec is re-encoded to AAC.  A VFR source is resampled to CFR by
+    the fps filter (frames duplicated or dropped at their timestamps) with a warning.  ``threads`` 0 = ffmpeg's
+    choice.  Written atomically: a failed conversion leaves no ``dst``.
+    """
+    info = probe(src)
+    level = check_not_silent(src)
+    if info["vfr"]:
+        log.warning("%s has a variable frame rate (average %.3f fps): converting it to constant %s fps",
+                    src, info["fps"], fps)
+    log.info("%s: %dx%d, %.3f fps, %d frames, %.2f s, audio %s %d Hz at %.1f dBFS -> %s fps", src, info["width"],
+             info["height"], info["fps"], info["n_frames"], info["duration"], info["audio_codec"],
+             info["audio_rate"], level, fps)
+    # square pixels and even sizes, which yuv420p H.264 needs
+    vf = f"fps={fps},scale='trunc(iw*sar/2)*2':'trunc(ih/2)*2',setsar=1"
+    audio = ["-c:a", "copy"] if info["audio_codec"] == "aac" else ["-c:a", "aac", "-b:a", "192k"]
+    with atomic_path(dst, suffix=".mp4") as tmp:
+        run_ffmpeg(["-i", src, "-map", f"0:{info['video_stream']}", "-map", "0:a:0", "-vf", vf, "-fps_mode", "cfr",
+                    "-c:v", "libx264", "-preset", "fast", "-crf", "18", "-pix_fmt", "yuv420p", *audio,
+                    "-threads", threads, "-movflags", "+faststart", tmp], src, f"conversion to {fps} fps")
+        out = probe(tmp)
+        if out["duration"] < info["duration"] - TRUNCATED_S - 0.01 * info["duration"]:
+            raise InputError(src, f"truncated or corrupt video: only {out['duration']:.2f} s of its "
+                                  f"{info['duration']:.2f} s could be decoded")
+        if out["vfr"] or abs(out["fps"] - float(fps)) > 1e-3:
+            raise RuntimeError(f"ffmpeg wrote {out['fps']:.4f} fps (vfr={out['vfr']}) instead of {fps} for {src}")
+    log.info("wrote %s: %d frames, %.2f s", dst, out["n_frames"], out["duration"])
+    return out
+
+
+def extract_frames(video, out_dir, threads=0):
+    """Every frame of ``video`` as ``out_dir/000000.jpg, ...`` (frame i at t = i / fps) plus ``meta.json``
+    {"fps", "width", "height", "n_frames"}, which sdt.detect.list_frames reads and checks.
+
+    JPEG quality ``-q:v 2`` (about 100 kB a 1280x720 frame; PNG would be 12x larger and 6x slower to write).
+    The folder is built under a temporary name and renamed when complete, so a half folder never appears.
+    """
+    info = probe(video, require_audio=False)
+    with atomic_dir(out_dir) as tmp:
+        run_ffmpeg(["-i", video, "-map", f"0:{info['video_stream']}", "-fps_mode", "passthrough", "-q:v", "2",
+                    "-start_number", "0", "-threads", threads, Path(tmp) / "%06d.jpg"], video, "frame extraction")
+        n_frames = len(list(Path(tmp).glob("*.jpg")))
+        if n_frames == 0:
+            raise InputError(video, "no frames could be decoded")
+        if n_frames != info["n_frames"]:
+            log.warning("%s: %d frames extracted, the container says %d", video, n_frames, info["n_frames"])
+        meta = {"fps": info["fps"], "width": info["width"], "height": info["height"], "n_frames": n_frames}
+        (Path(tmp) / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    log.info("%s: %d frames (%dx%d, %.3f fps) -> %s", video, n_frames, info["width"], info["height"],
+             info["fps"], out_dir)
+    return meta
+
+
+def read_audio(video, rate):
+    """The first audio track of ``video`` as mono float32 samples at ``rate`` Hz (ffmpeg resamples)."""
+    probe(video)  # names the file if it is unreadable or has no audio
+    raw = run_ffmpeg(["-i", video, "-map", "0:a:0", "-ac", "1", "-ar", rate, "-f", "f32le", "-"], video,
+                     "audio decoding")
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
+def is_silent(audio, threshold=1e-3):
+    """True when the RMS of ``audio`` (float samples in [-1, 1]) is below ``threshold`` (1e-3 = -60 dBFS)."""
+    audio = np.asarray(audio, dtype=np.float64)
+    return audio.size == 0 or float(np.sqrt(np.mean(audio**2))) < threshold
