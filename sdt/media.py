@@ -23,6 +23,7 @@ from sdt.io import atomic_dir, atomic_path
 
 log = logging.getLogger(__name__)
 
+REORDER_DEPTH = 16  # frames of B-frame reordering to ignore at the end of a probed packet window
 VFR_TOLERANCE = 0.01  # relative spread of frame durations (or of r vs avg frame rate) that makes a video VFR
 VFR_PACKETS = 300  # frame timestamps read to check VFR: a few seconds, cheap on any length of video
 TRUNCATED_S = 0.5  # change_fps output this much (+1 %) shorter than the source's video stream: a broken file
@@ -92,6 +93,9 @@ def _irregular_timestamps(path, stream):
     info = _ffprobe(path, "-select_streams", str(stream), "-read_intervals", f"%+#{VFR_PACKETS}",
                     "-show_entries", "packet=pts_time")
     pts = np.sort([float(p["pts_time"]) for p in info.get("packets", []) if "pts_time" in p])
+    # Packets come in decode order: cut after N of them, B-frames that show before the last ones read are
+    # missing, so the tail of the sorted times has holes.  Drop it (x264's reorder depth is at most 16).
+    pts = pts[:-REORDER_DEPTH] if len(pts) > 2 * REORDER_DEPTH else pts
     steps = np.diff(pts)
     if len(steps) < 2 or np.median(steps) <= 0:
         return False

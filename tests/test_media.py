@@ -111,6 +111,15 @@ def test_vfr_video_becomes_constant_fps_with_a_warning(vfr_video, tmp_path, capl
     assert abs(len(times) - src["duration"] * 15) <= 1
 
 
+def test_b_frames_at_the_end_of_the_probed_packets_are_not_vfr(tmp_path):
+    """ffprobe reads the first packets in decode order: cut there, the sorted frame times have holes at the end
+    (B-frames not yet read).  This x264 stream of testsrc is cut just so; it is constant 15 fps."""
+    video = tmp_path / "cfr.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=25",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(video)], check=True)
+    assert probe(video, require_audio=False)["vfr"] is False
+
+
 def test_mkv_with_longer_audio_is_not_taken_for_truncated(tmp_path):
     """Matroska states a stream's duration only in a tag, and the container's is the longer audio's."""
     src = tmp_path / "screen.mkv"
