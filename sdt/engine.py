@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from models.discriminator import lsgan_discriminator_loss, lsgan_generator_loss
 from models.pose_vae import template_kl, vae_kl
 from sdt.poses import final_results
 
@@ -33,7 +34,9 @@ def _backward(opts, loss):
 
 def step_pose_vae(run, batch):
     poses = batch["poses"]
-    recon, mu, logvar = run.nets["vae"](poses)
+    with run.autocast():
+        recon, mu, logvar = run.net("vae")(poses)
+    recon, mu, logvar = recon.float(), mu.float(), logvar.float()
     l1 = F.l1_loss(recon, poses)
     kl = vae_kl(mu, logvar)
     loss = l1 + run.settings["vae_kl_weight"] * kl
@@ -50,7 +53,7 @@ def step_sdt(run, batch):
     mel = run.mel(batch["audio"])
     templates = run.templates[batch["index"]]  # [B, D]
     with run.autocast():
-        pred = run.nets["netG"](mel, templates)
+        pred = run.net("netG")(mel, templates)
     l1 = F.l1_loss(pred.float(), batch["poses"])
     out = {"l1": l1.item()}
     loss = l1
@@ -59,7 +62,7 @@ def step_sdt(run, batch):
         kl = template_kl(templates)
         loss = loss + run.settings["template_kl_weight"] * kl
         opts.append(run.opts["templates"])
-        out["template_kl"] = float(kl)
+        out["template_kl"] = kl.item()
     run.check(loss, run.method)
     _backward(opts, loss)
     out["loss"] = loss.item()
@@ -67,20 +70,23 @@ def step_sdt(run, batch):
 
 
 def step_s2g(run, batch):
-    """Speech2Gesture: generator (L1 + LSGAN) then discriminator step (LSGAN, MSE to 1 for real, 0 for fake)."""
+    """Speech2Gesture: a generator step (L1 + gan_weight * LSGAN) then a discriminator step on the same
+    prediction, detached (gan_weight * LSGAN: real to 1, fake to 0).  The release weights both GAN losses by
+    LAMBDA_GAN (core/pipelines/voice2pose.py: ``D_pose_gan_loss = (real + fake) * LAMBDA_GAN``); SDT_SPEC 5."""
     mel = run.mel(batch["audio"])
-    netG, netD = run.nets["netG"], run.nets["netD"]
+    weight = run.settings["gan_weight"]
+    netD = run.net("netD")
     with run.autocast():
-        pred = netG(mel, None).float()
+        pred = run.net("netG")(mel, None)
+    pred = pred.float()
     l1 = F.l1_loss(pred, batch["poses"])
-    fake_score = netD(pred)
-    g_gan = F.mse_loss(fake_score, torch.ones_like(fake_score))
-    loss = l1 + run.settings["gan_weight"] * g_gan
+    g_gan = lsgan_generator_loss(netD(pred))
+    loss = l1 + weight * g_gan
     run.check(loss, "s2g generator")
-    _backward([run.opts["netG"]], loss)
+    _backward([run.opts["netG"]], loss)  # netD's gradients from this pass are cleared by the next zero_grad
 
-    real_score, fake_score = netD(batch["poses"]), netD(pred.detach())
-    d_loss = F.mse_loss(real_score, torch.ones_like(real_score)) + F.mse_loss(fake_score, torch.zeros_like(fake_score))
+    d_gan = lsgan_discriminator_loss(netD(batch["poses"]), netD(pred.detach()))
+    d_loss = weight * d_gan
     run.check(d_loss, "s2g discriminator")
     _backward([run.opts["netD"]], d_loss)
     return {"loss": loss.item(), "l1": l1.item(), "g_gan": g_gan.item(), "d_loss": d_loss.item()}

@@ -21,6 +21,7 @@ from sdt.audio import MelSpectrogram
 from sdt.checkpoint import fingerprint, load_checkpoint, save_checkpoint, stats_payload
 from sdt.data import ClipBatches, EpochBatchSampler, batch_loader
 from sdt.io import write_csv
+from sdt.perf import FastMode, fast_mode, tune_allocator
 from sdt.poses import load_stats
 
 log = logging.getLogger(__name__)
@@ -58,14 +59,15 @@ class Run:
         self.nets = {k: v.to(device) for k, v in self.nets.items()}
         self.mel = MelSpectrogram().to(device)
         lr = settings["lr"]
-        self.opts = {k: torch.optim.Adam(v.parameters(), lr=lr) for k, v in self.nets.items()}
+        fused = device.type in ("cpu", "cuda")  # one kernel for all tensors: ~5x faster than the per-tensor loop
+        self.opts = {k: torch.optim.Adam(v.parameters(), lr=lr, fused=fused) for k, v in self.nets.items()}
         self.buffers, self.templates = {}, None
         dim = settings["template_dim"]
         if method == "pose_vae":
             self.buffers = {k: torch.zeros(n_train, dim, device=device) for k in ("clip_code_mu", "clip_code_logvar")}
         elif method == "sdt_bp":  # zero-initialised template table, its own Adam (SDT_SPEC 5)
             self.templates = torch.nn.Parameter(torch.zeros(n_train, dim, device=device))
-            self.opts["templates"] = torch.optim.Adam([self.templates], lr=lr)
+            self.opts["templates"] = torch.optim.Adam([self.templates], lr=lr, fused=fused)
         elif method == "sdt_vae":
             if fixed_templates is None or len(fixed_templates) != n_train:
                 raise ValueError("SDT-VAE needs the pose VAE's templates, one per training clip")
@@ -75,14 +77,30 @@ class Run:
         milestones = [m for m in milestones if 0 < m]
         self.scheds = {k: torch.optim.lr_scheduler.MultiStepLR(o, milestones, settings["lr_gamma"])
                        for k, o in self.opts.items()}
+        self.fast, self.compiled = FastMode(), {}
+        self.apply_fast_mode(fast_mode(device, settings.get("fast", False)))
+
+    def apply_fast_mode(self, mode):
+        """Mixed precision, channels-last audio encoders and compiled networks (sdt.perf.FastMode).  Checkpoints
+        hold the plain modules' weights either way: a compiled network shares its parameters."""
+        self.fast = mode
+        if mode.channels_last:
+            for net in self.nets.values():
+                if hasattr(net, "audio_encoder"):
+                    net.audio_encoder.to(memory_format=torch.channels_last)
+        self.compiled = {k: torch.compile(v) for k, v in self.nets.items()} if mode.compile else {}
 
     # -- helpers used by sdt/engine.py ---------------------------------------------------------------------
     def check(self, loss, name):
         engine._check(loss, self.epoch, self.step, name)
 
+    def net(self, name):
+        """The network to call in a training step (compiled in fast mode on a GPU)."""
+        return self.compiled.get(name, self.nets[name])
+
     def autocast(self):
-        if self.settings.get("fast"):
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        if self.fast.autocast is not None:
+            return torch.autocast(self.device.type, dtype=self.fast.autocast)
         return contextlib.nullcontext()
 
     def train_mode(self, flag):
@@ -165,8 +183,6 @@ def train(method, data, model_out, history_out, run_dir, settings, pose_vae=None
     Writes the final model (no optimiser state) to ``model_out`` and the per-epoch history to ``history_out``.
     """
     from torch.utils.tensorboard import SummaryWriter
-
-    from sdt.perf import tune_allocator
 
     tune_allocator()
     if threads:
