@@ -141,9 +141,7 @@ def generate_clips(rescaled_path, outliers_path, video_path, out_path, fps=15, c
     pose_fps = float(arrays["fps"])
     if abs(pose_fps - fps) > FPS_TOLERANCE * fps:
         raise InputError(rescaled_path, f"keypoints are at {pose_fps:g} fps, clips are cut at {fps:g} fps")
-    audio = read_audio(video_path, audio_rate)
-    if audio.size == 0:
-        raise InputError(video_path, "the audio track decodes to no samples")
+    audio = read_audio(video_path, audio_rate)  # InputError naming the file: unreadable, no or empty audio
     log.info("%s: %d frames (%.2f s at %g fps); audio %d samples (%.2f s at %d Hz)", video_path, len(pose),
              len(pose) / fps, fps, len(audio), len(audio) / audio_rate, audio_rate)
     # SDT_SPEC 2.6 crops or zero-pads a clip's audio to 68266 samples: an audio track that ends less than one

@@ -23,7 +23,7 @@ from sdt import render
 from sdt.audio import SAMPLE_RATE
 from sdt.errors import InputError
 from sdt.io import atomic_path
-from sdt.media import is_silent, run_ffmpeg
+from sdt.media import decode_audio, is_silent
 from sdt.poses import load_stats, to_121
 
 log = logging.getLogger(__name__)
@@ -36,16 +36,6 @@ BATCH = 16  # windows per forward pass
 
 def window_samples(frames=WINDOW_FRAMES, fps=FPS, rate=SAMPLE_RATE):
     return int(frames * rate / fps)  # 68266: the clip length of SDT_SPEC 2.6
-
-
-def read_audio_file(path, rate=SAMPLE_RATE):
-    """Any audio (or video) file ffmpeg decodes -> mono float32 samples at ``rate`` Hz."""
-    raw = run_ffmpeg(["-i", path, "-map", "0:a:0", "-vn", "-ac", "1", "-ar", rate, "-f", "f32le", "-"], path,
-                     "audio decoding")
-    audio = np.frombuffer(raw, dtype="<f4").astype(np.float32)
-    if audio.size == 0:
-        raise InputError(path, "the audio has no samples")
-    return audio
 
 
 def frame_count(n_samples, fps=FPS, rate=SAMPLE_RATE):
@@ -144,7 +134,7 @@ def run_demo(model_path, stats_path, audio_path, video_out, strip_out, mode="gri
     if mode not in MODES:
         raise ValueError(f"demo mode must be one of {MODES}, got {mode!r}")
     model = load_gesture_model(model_path, _device(device, threads), stats=load_stats(stats_path))
-    audio = read_audio_file(audio_path)
+    audio = decode_audio(audio_path, SAMPLE_RATE)
     if is_silent(audio):
         log.warning("%s is silent: the gestures will show what the model does without speech", audio_path)
     seqs, titles, captions = demo_poses(model, audio, mode, indices, count, seed)

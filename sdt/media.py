@@ -217,12 +217,20 @@ def extract_frames(video, out_dir, threads=0):
     return meta
 
 
+def decode_audio(path, rate):
+    """The first audio track of any file ffmpeg reads (audio or video) as mono float32 samples at ``rate`` Hz."""
+    raw = run_ffmpeg(["-i", path, "-map", "0:a:0", "-vn", "-ac", "1", "-ar", rate, "-f", "f32le", "-"], path,
+                     "audio decoding")
+    audio = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    if audio.size == 0:
+        raise InputError(path, "the audio has no samples")
+    return audio
+
+
 def read_audio(video, rate):
     """The first audio track of ``video`` as mono float32 samples at ``rate`` Hz (ffmpeg resamples)."""
     probe(video)  # names the file if it is unreadable or has no audio
-    raw = run_ffmpeg(["-i", video, "-map", "0:a:0", "-ac", "1", "-ar", rate, "-f", "f32le", "-"], video,
-                     "audio decoding")
-    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    return decode_audio(video, rate)
 
 
 def is_silent(audio, threshold=1e-3):

@@ -12,7 +12,7 @@ from sdt import demo
 from sdt.checkpoint import save_checkpoint
 from sdt.errors import InputError
 from sdt.io import save_npz
-from sdt.media import probe, run_ffmpeg
+from sdt.media import decode_audio, probe, run_ffmpeg
 from sdt.poses import from_121, load_stats, to_parted
 from sdt.train import Run
 
@@ -103,13 +103,13 @@ def test_audio_of_any_format_is_read_at_16k_mono(tmp_path):
     mp3 = tmp_path / "talk.mp3"
     run_ffmpeg(["-f", "lavfi", "-i", "sine=frequency=300:sample_rate=44100:duration=2.5", "-ac", "2", mp3], mp3,
                "mp3 encoding")
-    audio = demo.read_audio_file(mp3)
+    audio = decode_audio(mp3, demo.SAMPLE_RATE)
     assert audio.dtype == np.float32 and abs(len(audio) - 2.5 * RATE) < 0.05 * RATE
     assert 0.05 < np.abs(audio).max() <= 1.0
     text = tmp_path / "notes.txt"
     text.write_text("not audio")
     with pytest.raises(InputError, match="notes.txt"):
-        demo.read_audio_file(text)
+        decode_audio(text, demo.SAMPLE_RATE)
 
 
 def test_demo_video_covers_long_audio_frame_for_frame(tmp_path, sdt_model, stats_path):
