@@ -1,9 +1,9 @@
-"""Benchmark: training-data loading, clips/s from the packed memory-mapped arrays through sdt.data.ClipBatches
+"""Benchmark: training-data loading, clips/s from the packed memory-mapped arrays through sdt.train.data.ClipBatches
 (one fancy-index read per array, 137 -> 121, parted, normalised) and the DataLoader, batch by batch.
 
     python benchmarks/loader.py [--clips 1024] [--batch 32] [--workers 0] [--epochs 3]
 
-Writes a synthetic clip set (sdt.data.synthetic_clips) to a temporary folder, then times whole epochs of
+Writes a synthetic clip set (sdt.train.data.synthetic_clips) to a temporary folder, then times whole epochs of
 shuffled batches (EpochBatchSampler).  The first epoch reads the files through the page cache as they were just
 written; the best epoch is reported, and split into reading (memory-map fancy index) and the pose transforms.
 """
@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from sdt.data import ClipBatches, EpochBatchSampler, batch_loader, synthetic_clips
 from sdt.poses import load_stats, normalise, to_121, to_parted
+from sdt.train.data import ClipBatches, EpochBatchSampler, batch_loader, synthetic_clips
 
 
 def timed_epochs(loader, sampler, epochs):

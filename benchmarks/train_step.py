@@ -5,14 +5,14 @@ and the validation loss of fast mode against fp32.
                                     [--bf16-batch 4] [--quality-epochs 4]
 
 Each configuration runs in its own process (the allocator setting is process-wide), through the real
-sdt.train.Run and sdt.engine step functions on random batches:
+sdt.train.train.Run and sdt.train.engine step functions on random batches:
   untuned  fp32, glibc's default allocator (what the release does)
-  default  fp32 + sdt.perf.tune_allocator (what `train.fast: false` runs)
-  fast     `train.fast: true` as sdt.perf.fast_mode resolves it on this machine (bf16 autocast + channels-last
+  default  fp32 + sdt.train.perf.tune_allocator (what `train.fast: false` runs)
+  fast     `train.fast: true` as sdt.train.perf.fast_mode resolves it on this machine (bf16 autocast + channels-last
            where the hardware has bf16; else the same as default)
   bf16     bf16 autocast + channels-last forced, at --bf16-batch (0 skips): what fast mode would cost here
 A step's time is the minimum over --steps timed steps after one warm-up step.  The quality part trains SDT-BP
-and the pose VAE on sdt.data.synthetic_clips for a few epochs in fp32 (two seeds: the noise) and in fast mode
+and the pose VAE on sdt.train.data.synthetic_clips for a few epochs in fp32 (two seeds: the noise) and in fast mode
 (and forced bf16 when --bf16-batch > 0 for the VAE) and prints the final validation L1.
 """
 
@@ -47,8 +47,8 @@ def random_batch(method, batch, generator):
 
 
 def make_run(method, mode, device, stats):
-    from sdt.perf import FastMode
-    from sdt.train import Run
+    from sdt.train.perf import FastMode
+    from sdt.train.train import Run
 
     fixed = np.random.default_rng(0).normal(size=(N_TRAIN, 32)).astype(np.float32) if method == "sdt_vae" else None
     torch.manual_seed(0)
@@ -61,7 +61,7 @@ def make_run(method, mode, device, stats):
 
 def time_steps(method, mode, batch, steps):
     """Seconds of each step (the first is the warm-up) of ``method`` in ``mode``, in this process."""
-    from sdt import engine
+    from sdt.train import engine
 
     device = torch.device("cpu")
     run = make_run(method, mode, device, synthetic_stats())
@@ -86,7 +86,7 @@ def synthetic_stats():
 
 def child(args):
     """One configuration, in its own process; prints one JSON line."""
-    from sdt.perf import fast_mode, tune_allocator
+    from sdt.train.perf import fast_mode, tune_allocator
 
     torch.set_num_threads(args.threads)
     if args.mode != "untuned":
@@ -118,9 +118,9 @@ def run_child(mode, batch, args, models=None):
 
 def quality(args):
     """Final validation L1 of short runs on the synthetic clip set: fp32 (seeds 0, 1), fast (and forced bf16)."""
-    from sdt.data import synthetic_clips
-    from sdt.perf import FastMode
-    from sdt.train import train
+    from sdt.train.data import synthetic_clips
+    from sdt.train.perf import FastMode
+    from sdt.train.train import train
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,16 +136,16 @@ def quality(args):
                                          lr_milestones=[], seed=seed, checkpoint_every=1000, fast=fast is True,
                                          **extra)
                 start = time.perf_counter()
-                if fast == "bf16":  # sdt.train has no switch for a mode this CPU should not use: patch it in
-                    import sdt.train
+                if fast == "bf16":  # sdt.train.train has no switch for a mode this CPU should not use: patch it in
+                    import sdt.train.train
 
-                    orig = sdt.train.fast_mode
-                    sdt.train.fast_mode = lambda device, requested: FastMode(torch.bfloat16, channels_last=True)
+                    orig = sdt.train.train.fast_mode
+                    sdt.train.train.fast_mode = lambda device, requested: FastMode(torch.bfloat16, channels_last=True)
                     try:
                         run = train(method, data, folder / "m.pt", folder / "h.csv", folder, settings,
                                     threads=args.threads, progress=False)
                     finally:
-                        sdt.train.fast_mode = orig
+                        sdt.train.train.fast_mode = orig
                 else:
                     run = train(method, data, folder / "m.pt", folder / "h.csv", folder, settings,
                                 threads=args.threads, progress=False)
@@ -187,7 +187,8 @@ def main():
     print("load average during each: " + ", ".join(f"{m} {r['load']:.1f}" for m, r in results.items()))
 
     if args.quality_epochs:
-        print("\nvalidation L1 (normalised) after short runs on sdt.data.synthetic_clips (32 train / 8 dev clips):")
+        print("\nvalidation L1 (normalised) after short runs on sdt.train.data.synthetic_clips "
+              "(32 train / 8 dev clips):")
         print(f"{'model':10s}{'mode':>13s}{'seed':>6s}{'val_l1':>9s}{'steps':>7s}{'seconds':>9s}")
         for method, name, seed, val, steps, seconds in quality(args):
             print(f"{method:10s}{name:>13s}{seed:6d}{val:9.4f}{steps:7d}{seconds:9.1f}", flush=True)

@@ -169,7 +169,7 @@ TRAIN_DATA = {
 
 
 # The training code every model shares (each rule adds its networks' files).
-TRAIN_CODE = ("sdt/train.py", "sdt/engine.py", "sdt/data.py")
+TRAIN_CODE = ("sdt/train/train.py", "sdt/train/engine.py", "sdt/train/data.py")
 
 
 def model_targets():
@@ -243,7 +243,7 @@ DEMO_AUDIO = config["demo_audio"] or DEMO["audio"] or "results/demo/speech.wav"
 # A missing file must stop the run: Snakemake would otherwise keep an existing demo made from other speech.
 if (config["demo_audio"] or DEMO["audio"]) and not Path(DEMO_AUDIO).is_file():
     raise WorkflowError(f"demo audio {DEMO_AUDIO} does not exist (config demo_audio / demo.audio)")
-DEMO_CODE = ("sdt/demo.py", "sdt/render.py", "sdt/inference.py", "sdt/poses.py")
+DEMO_CODE = ("sdt/demo/demo.py", "sdt/render.py", "sdt/inference.py", "sdt/poses.py")
 
 
 def demo_targets():

@@ -19,7 +19,7 @@ rule make_sample_video:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("sdt/sample_speaker.py"),
+        code=code("sdt/dataset/make_sample_video.py"),
         seconds=config["sample"]["seconds"],
         seed=config["sample"]["seed"],
     script:
@@ -87,7 +87,7 @@ rule detect_keypoints:
         mem_mb=2000,
         runtime=240,
     params:
-        code=code("sdt/detect.py", "sdt/mediapipe_map.py"),
+        code=code("sdt/dataset/detect_keypoints.py", "sdt/dataset/mediapipe_map.py"),
         detector=DATASET["detector"],
         fps=DATASET["fps"],
     script:
@@ -108,7 +108,7 @@ rule remove_outliers:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("sdt/clean.py"),
+        code=code("sdt/dataset/remove_outliers.py"),
         outlier_px=DATASET["outlier_px"],
     script:
         "../workflow_scripts/remove_outliers.py"
@@ -129,7 +129,7 @@ rule rescale_shoulders:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("sdt/clean.py"),
+        code=code("sdt/dataset/remove_outliers.py"),
         enabled=DATASET["rescale_shoulders"],
         reference_px=DATASET["reference_shoulder_px"],
     script:
@@ -152,7 +152,7 @@ rule generate_clips:
         mem_mb=2000,
         runtime=30,
     params:
-        code=code("sdt/clips.py"),
+        code=code("sdt/dataset/generate_clips.py"),
         fps=DATASET["fps"],
         clip_frames=DATASET["clip_frames"],
         clip_stride=DATASET["clip_stride"],
@@ -179,7 +179,7 @@ rule split_dataset:
         mem_mb=2000,
         runtime=60,
     params:
-        code=code("sdt/split.py"),
+        code=code("sdt/dataset/split_dataset.py"),
         train_fraction=DATASET["train_fraction"],
         idle_clips=DATASET["idle_clips"],
     script:
@@ -205,7 +205,7 @@ rule pack_released:
         mem_mb=4000,
         runtime=120,
     params:
-        code=code("sdt/released.py", "sdt/split.py"),
+        code=code("sdt/dataset/pack_released.py", "sdt/dataset/split_dataset.py"),
         clip_frames=DATASET["clip_frames"],
         audio_rate=DATASET["audio_rate"],
         fps=DATASET["fps"],
@@ -228,7 +228,7 @@ rule compute_stats:
         mem_mb=2000,
         runtime=30,
     params:
-        code=code("sdt/stats.py", "sdt/poses.py"),
+        code=code("sdt/dataset/compute_stats.py", "sdt/poses.py"),
         scale_rule=scale_rule,
         reference_px=DATASET["reference_shoulder_px"],
     script:
@@ -260,6 +260,6 @@ rule qc_table:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("sdt/qc.py"),
+        code=code("sdt/dataset/qc_table.py"),
     script:
         "../workflow_scripts/qc_table.py"

@@ -16,7 +16,7 @@ rule make_demo_audio:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("sdt/demo.py", "sdt/sample_speaker.py"),
+        code=code("sdt/demo/demo.py", "sdt/dataset/make_sample_video.py"),
         seed=DEMO["seed"],
     script:
         "../workflow_scripts/make_demo_audio.py"

@@ -24,7 +24,7 @@ rule evaluate:
         mem_mb=8000,
         runtime=120,
     params:
-        code=code("sdt/evaluation.py", "sdt/metrics.py", "sdt/inference.py"),
+        code=code("sdt/evaluate/evaluate.py", "sdt/evaluate/metrics.py", "sdt/inference.py"),
         settings=evaluate_settings,
     script:
         "../workflow_scripts/evaluate.py"
@@ -50,6 +50,6 @@ rule paper_tables:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("sdt/tables.py"),
+        code=code("sdt/evaluate/paper_tables.py"),
     script:
         "../workflow_scripts/paper_tables.py"

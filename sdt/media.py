@@ -196,7 +196,7 @@ def change_fps(src, dst, fps, threads=0):
 
 def extract_frames(video, out_dir, threads=0):
     """Every frame of ``video`` as ``out_dir/000000.jpg, ...`` (frame i at t = i / fps) plus ``meta.json``
-    {"fps", "width", "height", "n_frames"}, which sdt.detect.list_frames reads and checks.
+    {"fps", "width", "height", "n_frames"}, which sdt.dataset.detect_keypoints.list_frames reads and checks.
 
     JPEG quality ``-q:v 2`` (about 100 kB a 1280x720 frame; PNG would be 12x larger and 6x slower to write).
     The folder is built under a temporary name and renamed when complete, so a half folder never appears.

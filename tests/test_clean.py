@@ -1,4 +1,5 @@
-"""sdt.clean: the outlier rule (each reason) and shoulder rescaling, on synthetic keypoints made here."""
+"""sdt.dataset.remove_outliers: the outlier rule (each reason) and shoulder rescaling, on synthetic
+keypoints made here."""
 
 import hashlib
 import logging
@@ -6,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from sdt.clean import (
+from sdt.dataset.remove_outliers import (
     NO_PERSON,
     REASONS,
     UNDETECTED_POINT,
@@ -98,7 +99,7 @@ def test_remove_outliers_writes_a_new_file(tmp_path, caplog):
     src = save_keypoints(tmp_path / "kp.npz", pose, valid)
     before = digest(src)
     out = tmp_path / "outliers" / "v.npz"
-    with caplog.at_level(logging.INFO, logger="sdt.clean"):
+    with caplog.at_level(logging.INFO, logger="sdt.dataset.remove_outliers"):
         counts = remove_outliers(src, out, outlier_px=3)
     assert counts == {"kept": 7, "no_person": 1, "undetected_point": 2}
     assert digest(src) == before
@@ -169,7 +170,7 @@ def test_rescale_without_kept_frames_is_unscaled(tmp_path, caplog):
     pose = make_pose(3)
     kp = save_keypoints(tmp_path / "kp.npz", pose, valid=np.zeros(3, bool))
     remove_outliers(kp, tmp_path / "o.npz")
-    with caplog.at_level(logging.WARNING, logger="sdt.clean"):
+    with caplog.at_level(logging.WARNING, logger="sdt.dataset.remove_outliers"):
         info = rescale_shoulders(kp, tmp_path / "o.npz", tmp_path / "r.npz")
     assert info["factor"] == 1.0 and np.isnan(info["shoulder_px"])
     with np.load(tmp_path / "r.npz") as z:

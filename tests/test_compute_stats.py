@@ -4,9 +4,9 @@ scale_factor of each rule."""
 import numpy as np
 import pytest
 
+from sdt.dataset.compute_stats import OLIVER_SCALE_FACTOR, OLIVER_SHOULDER_PX, compute_stats, mean_shoulder_width
 from sdt.errors import InputError
 from sdt.poses import load_stats
-from sdt.stats import OLIVER_SCALE_FACTOR, OLIVER_SHOULDER_PX, compute_stats, mean_shoulder_width
 
 KEEP_121 = np.r_[0, 2:8, 15, 16, 25:137]  # SDT_SPEC 1.3, written out here independently of sdt.layout
 WIDTH = 250.0

@@ -1,4 +1,4 @@
-"""sdt/data.py: batches from the packed, memory-mapped clip arrays (shapes, the pose transforms and their inverse)
+"""sdt/train/data.py: batches from the packed, memory-mapped clip arrays (shapes, the pose transforms and their inverse)
 and the epoch batch order that a resumed run relies on; the synthetic clip set the training tests use."""
 
 import numpy as np
@@ -7,8 +7,8 @@ import torch
 
 from sdt import layout
 from sdt.audio import MelSpectrogram
-from sdt.data import ClipBatches, EpochBatchSampler, batch_loader, synthetic_clips
 from sdt.poses import denormalise, load_stats, stats_for, to_121, to_global
+from sdt.train.data import ClipBatches, EpochBatchSampler, batch_loader, synthetic_clips
 
 N_TRAIN, N_DEV = 12, 3
 

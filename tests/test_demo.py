@@ -1,4 +1,4 @@
-"""Demo videos and dev-clip renderings (sdt/demo.py) with a real model checkpoint (random weights, written the
+"""Demo videos and dev-clip renderings (sdt/demo/demo.py) with a real model checkpoint (random weights, written the
 way training writes it), real ffmpeg and espeak-ng: windows over long audio, template choice, morph, grid."""
 
 import numpy as np
@@ -8,13 +8,13 @@ import soundfile
 import torch
 from test_render import synthetic_poses
 
-from sdt import demo
 from sdt.checkpoint import save_checkpoint
+from sdt.demo import demo
 from sdt.errors import InputError
 from sdt.io import save_npz
 from sdt.media import decode_audio, probe, run_ffmpeg
 from sdt.poses import from_121, load_stats, to_parted
-from sdt.train import Run
+from sdt.train.train import Run
 
 RATE = 16000
 WIN = 68266  # samples of one 64-frame window
@@ -33,7 +33,7 @@ def stats_path(tmp_path_factory):
 
 
 def _checkpoint(path, method, stats_path, n_train=6, dim=8):
-    """A model file exactly as sdt.train writes it (Run.payload), with random weights and templates."""
+    """A model file exactly as sdt.train.train writes it (Run.payload), with random weights and templates."""
     torch.manual_seed(0)
     settings = {"template_dim": dim, "lr": 1e-4, "epochs": 1, "lr_milestones": [-10, -2], "lr_gamma": 0.1,
                 "seed": 0}
@@ -177,7 +177,7 @@ def test_render_clips_prediction_next_to_ground_truth(tmp_path, sdt_model, stats
 
 
 def test_demo_speech_is_deterministic_and_unseen(tmp_path, espeak):
-    from sdt.sample_speaker import SENTENCES
+    from sdt.dataset.make_sample_video import SENTENCES
 
     assert not set(demo.DEMO_SENTENCES) & set(SENTENCES)
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"

@@ -1,4 +1,5 @@
-"""sdt.detect: detection over a folder of frames (real MediaPipe, frames made at test time from the photo)."""
+"""sdt.dataset.detect_keypoints: detection over a folder of frames (real MediaPipe, frames made at test
+time from the photo)."""
 
 import importlib.util
 import json
@@ -8,7 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from sdt.detect import OPENPOSE_HELP, detect_keypoints, detect_video_frames, list_frames, openpose_to_137
+from sdt.dataset.detect_keypoints import (
+    OPENPOSE_HELP,
+    detect_keypoints,
+    detect_video_frames,
+    list_frames,
+    openpose_to_137,
+)
 from sdt.errors import InputError
 
 

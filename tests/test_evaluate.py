@@ -1,6 +1,6 @@
-"""sdt/evaluation.py on tiny synthetic clips, with checkpoints in the real formats: ours (sdt.train.Run's payload,
-what sdt.train.train writes) and the release's (SDT_SPEC 7).  Networks are untrained: these tests check the
-plumbing (reference rows, seeds, templates, JSON), the metrics themselves are checked in test_metrics.py."""
+"""sdt/evaluate/evaluate.py on tiny synthetic clips, with checkpoints in the real formats: ours (sdt.train.train.Run's
+payload, what sdt.train.train.train writes) and the release's (SDT_SPEC 7).  Networks are untrained: these tests check
+the plumbing (reference rows, seeds, templates, JSON), the metrics themselves are checked in test_metrics.py."""
 
 import json
 
@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from sdt import metrics
 from sdt.checkpoint import load_checkpoint, save_checkpoint
 from sdt.errors import InputError
-from sdt.evaluation import EvalSettings, _draws, evaluate, load_model
+from sdt.evaluate import metrics
+from sdt.evaluate.evaluate import EvalSettings, _draws, evaluate, load_model
+from sdt.evaluate.paper_tables import METRICS
 from sdt.io import save_npy, save_npz
 from sdt.poses import compute_pose_stats, load_stats, to_121
-from sdt.tables import METRICS
-from sdt.train import Run
+from sdt.train.train import Run
 
 N_TRAIN, N_DEV = 8, 4
 AUDIO_SAMPLES = 8000

@@ -1,5 +1,5 @@
-"""sdt.clips: window arithmetic on synthetic arrays whose values encode time, and generate_clips end to end on
-real ffmpeg videos (lavfi testsrc + a tone whose amplitude grows with time) made at test time."""
+"""sdt.dataset.generate_clips: window arithmetic on synthetic arrays whose values encode time, and generate_clips end
+to end on real ffmpeg videos (lavfi testsrc + a tone whose amplitude grows with time) made at test time."""
 
 import hashlib
 import logging
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from test_clean import make_pose, save_keypoints
 
-from sdt.clean import remove_outliers, rescale_shoulders
-from sdt.clips import audio_length, audio_starts, generate_clips, plan_windows, write_clips
+from sdt.dataset.generate_clips import audio_length, audio_starts, generate_clips, plan_windows, write_clips
+from sdt.dataset.remove_outliers import remove_outliers, rescale_shoulders
 from sdt.errors import InputError
 from sdt.io import save_npz
 from sdt.media import ffmpeg_exe, probe, read_audio
@@ -123,7 +123,7 @@ def test_generate_clips_end_to_end(video, steps, tmp_path, caplog):
     rescaled, outliers = steps
     before = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (rescaled, outliers, video)]
     out = tmp_path / "clips" / "talk.npz"
-    with caplog.at_level(logging.INFO, logger="sdt.clips"):
+    with caplog.at_level(logging.INFO, logger="sdt.dataset.generate_clips"):
         info = generate_clips(rescaled, outliers, video, out, fps=FPS, clip_frames=64, clip_stride=5, skip_frames=0,
                               audio_rate=RATE, progress=False)
     # windows start at 0, 5, ..., 25; 0 holds outlier frame 3; the audio (5 s = 80000 samples) ends inside the
@@ -150,7 +150,7 @@ def test_generate_clips_end_to_end(video, steps, tmp_path, caplog):
 
 
 def test_video_too_short_for_one_clip(video, steps, tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="sdt.clips"):
+    with caplog.at_level(logging.WARNING, logger="sdt.dataset.generate_clips"):
         info = generate_clips(*steps, video, tmp_path / "c.npz", fps=FPS, audio_rate=RATE)  # skip 80: 90 < 144
     assert info["n"] == 0 and info["windows_total"] == 0
     with np.load(tmp_path / "c.npz") as z:

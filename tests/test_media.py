@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from sdt.detect import list_frames
+from sdt.dataset.detect_keypoints import list_frames
 from sdt.errors import InputError
 from sdt.media import (
     audio_level_db,

@@ -1,4 +1,4 @@
-"""sdt.mediapipe_map: MediaPipe Holistic -> the 137-point layout, on real MediaPipe results and on fakes.
+"""sdt.dataset.mediapipe_map: MediaPipe Holistic -> the 137-point layout, on real MediaPipe results and on fakes.
 
 Real photos: resources/messi5.jpg (a frontal person, both arms out: the person's right side is on the image's
 left; face ~30 px) and matplotlib's grace_hopper.jpg (a large frontal face with open eyes, no hands).
@@ -13,7 +13,7 @@ from matplotlib import cbook
 from matplotlib.path import Path as Polygon
 from mediapipe.python.solutions import holistic
 
-from sdt.mediapipe_map import BODY25_FROM_POSE, FACE68_FROM_MESH, holistic_to_137
+from sdt.dataset.mediapipe_map import BODY25_FROM_POSE, FACE68_FROM_MESH, holistic_to_137
 
 FACE0 = 25  # 137-index of face point 0
 NOSE_TIP = 55  # face point 30

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sdt.metrics import diversity, fit_gaussian, frechet_distance, ftd, l2, lip_opening, lip_sync_error, pck
+from sdt.evaluate.metrics import diversity, fit_gaussian, frechet_distance, ftd, l2, lip_opening, lip_sync_error, pck
 
 
 def random_poses(n=4, seed=0):

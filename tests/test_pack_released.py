@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdt.dataset.pack_released import pack_released, release_time_seconds, resolve_clip_path
+from sdt.dataset.split_dataset import SPLITS
 from sdt.errors import InputError
-from sdt.released import pack_released, release_time_seconds, resolve_clip_path
-from sdt.split import SPLITS
 
 AUDIO = 68266  # int(64 * 16000 / 15)
 COLUMNS = ["dataset", "start", "end", "interval_id", "pose_fn", "audio_fn", "video_fn", "speaker"]
@@ -104,7 +104,7 @@ def test_pack_released_splits_and_round_trip(released, tmp_path):
 
 def test_unreadable_clips_are_skipped_and_reported(released, tmp_path, caplog, monkeypatch):
     folder, clips = released
-    monkeypatch.setattr("sdt.split.COPY_CHUNK", 1)  # shrink the arrays one clip at a time
+    monkeypatch.setattr("sdt.dataset.split_dataset.COPY_CHUNK", 1)  # shrink the arrays one clip at a time
     (folder / "npz" / "clip0.npz").unlink()  # missing
     (folder / "npz" / "clip4.npz").write_bytes(b"PK\x03\x04 truncated")  # corrupt
     np.savez(folder / "npz" / "clip5.npz", pose=np.zeros((64, 2, 137)), audio=np.zeros(AUDIO))  # wrong shape

@@ -1,4 +1,5 @@
-"""sdt/tables.py: the paper table from evaluation JSONs (in sdt.evaluation's format), mean and std over seeds."""
+"""sdt/evaluate/paper_tables.py: the paper table from evaluation JSONs (in sdt.evaluate.evaluate's format), mean and std
+over seeds."""
 
 import json
 
@@ -7,11 +8,11 @@ import pandas as pd
 import pytest
 
 from sdt.errors import InputError
-from sdt.tables import METRICS, aggregate, write_paper_tables
+from sdt.evaluate.paper_tables import METRICS, aggregate, write_paper_tables
 
 
 def evaluation(tmp_path, speaker, method, per_seed_l2, n_clips=10, diversity=1.5):
-    """An evaluation JSON as sdt.evaluation.evaluate writes it; metric m of seed i = L2_i + offset of m."""
+    """An evaluation JSON as sdt.evaluate.evaluate.evaluate writes it; metric m of seed i = L2_i + offset of m."""
     seeds = list(range(len(per_seed_l2))) if len(per_seed_l2) > 1 else []
     per_seed = [{"seed": s if seeds else None, "L2": l2, "lip_sync_error": 0.1 + l2 / 100, "FTD": 2 * l2,
                  "FTD_mu_logvar": 3 * l2, "diversity": diversity, "PCK": 0.5}

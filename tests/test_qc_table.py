@@ -3,11 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from test_split import outputs_for, write_clip_file
+from test_split_dataset import outputs_for, write_clip_file
 
+from sdt.dataset.qc_table import qc_table
+from sdt.dataset.split_dataset import split_dataset
 from sdt.errors import InputError
-from sdt.qc import qc_table
-from sdt.split import split_dataset
 
 REASONS = np.array(["kept", "no_person", "undetected_point"])
 

@@ -1,4 +1,4 @@
-"""The bundled sample speaker (sdt.sample_speaker): real espeak-ng speech, the real photo, real ffmpeg.
+"""The bundled sample speaker (sdt.dataset.make_sample_video): real espeak-ng speech, the real photo, real ffmpeg.
 
 Videos are 3 s long (the workflow makes 44 s ones); the module makes three: seed 0 twice (determinism) and the
 next video index once (videos of one speaker differ)."""
@@ -8,9 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from sdt.errors import InputError
-from sdt.media import ffmpeg_exe, probe, read_audio
-from sdt.sample_speaker import (
+from sdt.dataset.make_sample_video import (
     AUDIO_RATE,
     FPS,
     KEEP_X,
@@ -23,6 +21,8 @@ from sdt.sample_speaker import (
     synthesize_speech,
     video_index,
 )
+from sdt.errors import InputError
+from sdt.media import ffmpeg_exe, probe, read_audio
 
 SECONDS = 3
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdt.dataset.split_dataset import SPLITS, min_clips_for_dev, split_counts, split_dataset
 from sdt.errors import InputError
-from sdt.split import SPLITS, min_clips_for_dev, split_counts, split_dataset
 
 T, AUDIO = 64, 68266
 FPS = 15.0
@@ -42,7 +42,8 @@ def test_min_clips_for_dev():
 
 
 def test_split_dataset_arrays_and_index(tmp_path, caplog, monkeypatch):
-    monkeypatch.setattr("sdt.split.CLIP_CHUNK", 3)  # clip files streamed 3 clips at a time: chunks straddle splits
+    # clip files streamed 3 clips at a time: chunks straddle splits
+    monkeypatch.setattr("sdt.dataset.split_dataset.CLIP_CHUNK", 3)
     clips = tmp_path / "results" / "spk" / "clips"
     files = [write_clip_file(clips / "b_video.npz", 20, 1), write_clip_file(clips / "a_video.npz", 0, 2),
              write_clip_file(clips / "c.npz", 12, 3)]

@@ -1,6 +1,7 @@
-"""sdt/train.py + sdt/engine.py on a synthetic clip set whose pose is a known function of the audio's loudness
-(sdt.data.synthetic_clips): the real, full-size networks learn it; a killed run resumes to the very weights of
-an uninterrupted one; a checkpoint alone rebuilds a working model; a non-finite loss stops training by name.
+"""sdt/train/train.py + sdt/train/engine.py on a synthetic clip set whose pose is a known function of the audio's
+loudness (sdt.train.data.synthetic_clips): the real, full-size networks learn it; a killed run resumes to the very
+weights of an uninterrupted one; a checkpoint alone rebuilds a working model; a non-finite loss stops training by
+name.
 
 The generator costs ~22 GFLOP per clip and step (forward + backward), so its runs here are a dozen steps of
 batch 2-4 at a higher learning rate; the pose VAE (~25x cheaper) trains for 120 steps.
@@ -23,13 +24,13 @@ import yaml
 from conftest import REPO
 
 from models.generator import SequenceGeneratorCNN
-from sdt import engine
 from sdt.checkpoint import load_checkpoint
-from sdt.data import ClipBatches, EpochBatchSampler, synthetic_clips
 from sdt.inference import load_gesture_model, load_pose_encoder
-from sdt.perf import FastMode, fast_mode, native_bf16
 from sdt.poses import final_results, load_stats, to_121
-from sdt.train import Run, train
+from sdt.train import engine
+from sdt.train.data import ClipBatches, EpochBatchSampler, synthetic_clips
+from sdt.train.perf import FastMode, fast_mode, native_bf16
+from sdt.train.train import Run, train
 
 N_TRAIN, N_DEV = 32, 4
 THREADS = 1  # fixed, so runs in this process and in a subprocess compute the same sums in the same order
@@ -76,7 +77,7 @@ def run_training(method, clips, folder, pose_vae=None, **overrides):
 
 RUN_SCRIPT = """
 import json, sys
-from sdt.train import train
+from sdt.train.train import train
 args = json.loads(sys.argv[1])
 train(args["method"], args["data"], args["model_out"], args["history_out"], args["run_dir"], args["settings"],
       threads=args["threads"], progress=False)
@@ -84,7 +85,7 @@ train(args["method"], args["data"], args["model_out"], args["history_out"], args
 
 
 def start_training(method, clips, folder, run_settings):
-    """sdt.train.train in a subprocess (single-threaded as here): returns the Popen and the output paths."""
+    """sdt.train.train.train in a subprocess (single-threaded as here): returns the Popen and the output paths."""
     out = {"model_out": str(folder / f"{method}.pt"), "history_out": str(folder / "history.csv"),
            "run_dir": str(folder)}
     args = {"method": method, "data": clips, **out, "settings": run_settings, "threads": THREADS}
@@ -223,7 +224,7 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(method, sma
     killed = load_checkpoint(last)
     assert killed["epoch"] == 1 and len(killed["history"]) == 1
 
-    with caplog.at_level(logging.INFO, logger="sdt.train"):
+    with caplog.at_level(logging.INFO, logger="sdt.train.train"):
         resumed, _ = run_training(method, small_clips, folder, **run_settings)
     assert "resumed from" in caplog.text and "after epoch 1" in caplog.text
     assert resumed.history[0] == killed["history"][0]  # epoch 1 came from the checkpoint, not a rerun

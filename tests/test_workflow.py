@@ -134,8 +134,8 @@ def test_training_setting_reruns_only_that_model(run):
 
 @pytest.mark.parametrize(("code", "rule"), [
     ("workflow_scripts/generate_clips.py", "generate_clips"),  # the step's script
-    ("sdt/clips.py", "generate_clips"),  # the importable code it runs
-    ("sdt/detect.py", "detect_keypoints"),
+    ("sdt/dataset/generate_clips.py", "generate_clips"),  # the importable code it runs
+    ("sdt/dataset/detect_keypoints.py", "detect_keypoints"),
 ])
 def test_edited_code_reruns_its_step(run, code, rule):
     path = run["snakefile"].parent / code

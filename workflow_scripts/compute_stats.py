@@ -1,5 +1,5 @@
 """Rule compute_stats: mean/std of the train poses (both representations) and the speaker's scale_factor
-(sdt.stats, SDT_SPEC 2.8) -> stats.npz.
+(sdt.dataset.compute_stats, SDT_SPEC 2.8) -> stats.npz.
 
 For a released speaker the scale_factor is the release's own, looked up by the speaker's name (the name in
 clips.csv when the rule gives it as input `index`, else the {speaker} wildcard).
@@ -7,7 +7,7 @@ clips.csv when the rule gives it as input `index`, else the {speaker} wildcard).
 
 import logging
 
-from sdt.stats import compute_stats
+from sdt.dataset.compute_stats import compute_stats
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

@@ -1,12 +1,12 @@
 """Rule demo: a trained model driven by any speech file -> a skeleton video with the speech, and a strip image
-(sdt.demo.run_demo).  Modes: grid (K templates side by side), template (one), morph (one to another).
+(sdt.demo.demo.run_demo).  Modes: grid (K templates side by side), template (one), morph (one to another).
 
 The log records the audio length, the number of 64-frame windows and the template rows used.
 """
 
 import logging
 
-from sdt.demo import run_demo
+from sdt.demo.demo import run_demo
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

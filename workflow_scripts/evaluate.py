@@ -1,12 +1,12 @@
 """Rule evaluate: one method (a trained or released model, or a reference row) on a speaker's dev clips ->
-results/{speaker}/evaluation/{method}.json (sdt.evaluation.evaluate).
+results/{speaker}/evaluation/{method}.json (sdt.evaluate.evaluate.evaluate).
 
 The log records the checkpoints used, the device, the speed (and how long the GPU waited for data) and the metrics.
 """
 
 import logging
 
-from sdt.evaluation import evaluate
+from sdt.evaluate.evaluate import evaluate
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 

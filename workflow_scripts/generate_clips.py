@@ -1,4 +1,4 @@
-"""Rule generate_clips: rescaled keypoints + outlier mask + the video's audio -> clips npz (sdt.clips).
+"""Rule generate_clips: rescaled keypoints + outlier mask + the video's audio -> clips npz (sdt.dataset.generate_clips).
 
 Windows of clip_frames frames every clip_stride frames after skip_frames; a window with an outlier frame or not
 fully covered by the audio is dropped.  The log says how many windows were dropped, why and where; a video too
@@ -7,7 +7,7 @@ short for one clip gives 0 clips and a warning.
 
 import logging
 
-from sdt.clips import generate_clips
+from sdt.dataset.generate_clips import generate_clips
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

@@ -1,4 +1,4 @@
-"""Rule make_sample_video: one video of the bundled sample speaker (sdt.sample_speaker).
+"""Rule make_sample_video: one video of the bundled sample speaker (sdt.dataset.make_sample_video).
 
 The photo seen by a virtual camera that pans, zooms and rolls with the loudness of espeak-ng speech; 1280x720,
 25 fps, H.264 + AAC.  Deterministic in (seed, the number at the end of {video}), so sample00 and sample01 differ.
@@ -6,7 +6,7 @@ The photo seen by a virtual camera that pans, zooms and rolls with the loudness 
 
 import logging
 
-from sdt.sample_speaker import make_sample_video, video_index
+from sdt.dataset.make_sample_video import make_sample_video, video_index
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

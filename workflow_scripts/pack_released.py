@@ -1,5 +1,5 @@
 """Rule pack_released: the authors' released speaker folder (processed_137.csv + clip npz files), read as it is,
--> the same train/idle/dev arrays + clips.csv as split_dataset writes (sdt.released).
+-> the same train/idle/dev arrays + clips.csv as split_dataset writes (sdt.dataset.pack_released).
 
 Released `dev` and `val` clips both go to dev; `idle` clips are kept out of training.  Clip files that cannot be
 read are skipped and listed in the log.
@@ -7,7 +7,7 @@ read are skipped and listed in the log.
 
 import logging
 
-from sdt.released import pack_released
+from sdt.dataset.pack_released import pack_released
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

@@ -1,8 +1,8 @@
-"""Rule paper_tables: every evaluation JSON -> results/tables/paper_table.csv and .md (sdt.tables)."""
+"""Rule paper_tables: every evaluation JSON -> results/tables/paper_table.csv and .md (sdt.evaluate.paper_tables)."""
 
 import logging
 
-from sdt.tables import write_paper_tables
+from sdt.evaluate.paper_tables import write_paper_tables
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 

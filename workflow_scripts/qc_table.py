@@ -1,10 +1,10 @@
 """Rule qc_table: one row per video (frames in, complete person, outliers by reason, windows, clips, dropped
-windows by reason, clips per split) and a TOTAL row -> qc.csv (sdt.qc).
+windows by reason, clips per split) and a TOTAL row -> qc.csv (sdt.dataset.qc_table).
 """
 
 import logging
 
-from sdt.qc import qc_table
+from sdt.dataset.qc_table import qc_table
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

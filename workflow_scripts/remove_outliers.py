@@ -1,4 +1,4 @@
-"""Rule remove_outliers: keypoints npz -> outliers npz (keep [T], reason [T] per frame; sdt.clean).
+"""Rule remove_outliers: keypoints npz -> outliers npz (keep [T], reason [T] per frame; sdt.dataset.remove_outliers).
 
 A frame is dropped when it has no complete person (reason no_person) or any kept point is undetected, at
 x <= outlier_px and y <= outlier_px (reason undetected_point).  The log gives the counts per reason.
@@ -6,7 +6,7 @@ x <= outlier_px and y <= outlier_px (reason undetected_point).  The log gives th
 
 import logging
 
-from sdt.clean import remove_outliers
+from sdt.dataset.remove_outliers import remove_outliers
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

@@ -1,11 +1,12 @@
-"""Rule split_dataset: per-video clip files -> train/idle/dev poses and audio arrays + clips.csv (sdt.split).
+"""Rule split_dataset: per-video clip files -> train/idle/dev poses and audio arrays + clips.csv
+(sdt.dataset.split_dataset).
 
 The log records each video's clip counts per split and warns about videos that gave no clips.
 """
 
 import logging
 
-from sdt.split import split_dataset
+from sdt.dataset.split_dataset import split_dataset
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from sdt.dataset.mediapipe_map import holistic_to_137
 from sdt.errors import InputError
 from sdt.io import save_npz
 from sdt.layout import FACE, LHAND, N_137, RHAND
-from sdt.mediapipe_map import holistic_to_137
 
 log = logging.getLogger(__name__)
 DETECTORS = ("mediapipe", "openpose")

@@ -1,5 +1,5 @@
 """Rule pack_released: the authors' released processed data of one speaker (SDT_SPEC 2.1), read as it is, packed
-into the same arrays and clips.csv as :mod:`sdt.split` writes for a speaker built from videos.
+into the same arrays and clips.csv as :mod:`sdt.dataset.split_dataset` writes for a speaker built from videos.
 
 The release: ``<folder>/processed_137.csv`` with columns dataset, start, end, interval_id, pose_fn, audio_fn,
 video_fn, speaker; one npz per clip with ``pose`` [64, 3, 137] (x px, y px, confidence), ``audio`` (16 kHz float,
@@ -16,9 +16,9 @@ about 68266 samples) and ``imgs`` (frame paths, not used).
   and reported**: one log warning per file (the first 20, then a count) and the returned summary's ``skipped``
   list of (path, problem).  One bad file among thousands should not stop a speaker; but a speaker left with no
   train or no dev clip raises :class:`InputError` naming the csv and the first unreadable files.
-- clips.csv: the columns of :mod:`sdt.split` (start/end converted to seconds: a whole number in the release's csv is
-  a frame index, as its clip script writes; a time such as ``0:01:02.5`` or a decimal number is a time), plus the
-  release's own values: release_dataset, release_start, release_end, pose_fn, audio_fn.
+- clips.csv: the columns of :mod:`sdt.dataset.split_dataset` (start/end converted to seconds: a whole number in the
+  release's csv is a frame index, as its clip script writes; a time such as ``0:01:02.5`` or a decimal number is a
+  time), plus the release's own values: release_dataset, release_start, release_end, pose_fn, audio_fn.
 """
 
 import logging
@@ -31,9 +31,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from sdt import layout
+from sdt.dataset.split_dataset import SPLITS, SplitArrays, seconds, sort_index
 from sdt.errors import InputError
 from sdt.io import write_csv
-from sdt.split import SPLITS, SplitArrays, seconds, sort_index
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sdt.dataset.split_dataset import SPLITS
 from sdt.errors import InputError
 from sdt.io import write_csv
-from sdt.split import SPLITS
 
 log = logging.getLogger(__name__)
 

@@ -193,7 +193,7 @@ def _pad_to_frames(audio, frames):
 
 # -- the espeak-ng demo speech --------------------------------------------------------------------------------
 
-# Different from the sample videos' sentences (sdt.sample_speaker.SENTENCES), so the demo speech is unseen.
+# Different from the sample videos' sentences (sdt.dataset.make_sample_video.SENTENCES), so the demo speech is unseen.
 DEMO_SENTENCES = (
     "Welcome to this short demonstration of gestures generated from speech.",
     "Every movement you see was predicted from the sound of my voice alone.",
@@ -211,7 +211,7 @@ def make_demo_audio(out_wav, seed=0, sentences=3, espeak="espeak-ng"):
     import soundfile
     import soxr
 
-    from sdt.sample_speaker import speak
+    from sdt.dataset.make_sample_video import speak
 
     order = np.random.default_rng(seed).permutation(len(DEMO_SENTENCES))[:sentences]
     parts = [np.zeros(int(0.3 * SAMPLE_RATE), np.float32)]

@@ -28,13 +28,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sdt import metrics
 from sdt.checkpoint import load_checkpoint
 from sdt.errors import InputError
+from sdt.evaluate import metrics
+from sdt.evaluate.paper_tables import METRICS, aggregate
 from sdt.inference import load_gesture_model, load_pose_encoder
 from sdt.io import write_text
 from sdt.poses import load_stats, to_121
-from sdt.tables import METRICS, aggregate
 
 log = logging.getLogger(__name__)
 

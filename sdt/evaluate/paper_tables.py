@@ -1,4 +1,4 @@
-"""The paper's table (Qian et al. 2021, Table 1 style) from the evaluation JSONs of sdt.evaluation.
+"""The paper's table (Qian et al. 2021, Table 1 style) from the evaluation JSONs of sdt.evaluate.evaluate.
 
 One row per speaker and method, in the order of the given files: the mean over evaluation seeds of every
 metric, n_clips and n_seeds; when some row has several seeds, a ``<metric>_std`` column per metric (sample std,

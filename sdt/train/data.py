@@ -80,7 +80,8 @@ def batch_loader(dataset, sampler, num_workers=0):
 
 def synthetic_clips(folder, n_train=16, n_dev=4, seed=0, noise_px=0.5, hz=0.5):
     """A small clip set in the packed dataset layout, for tests, benchmarks and smoke runs: ``folder`` gets
-    {train,dev}_{poses,audio}.npy and stats.npz (sdt.stats.compute_stats); returns the paths as ``train`` wants.
+    {train,dev}_{poses,audio}.npy and stats.npz (sdt.dataset.compute_stats.compute_stats); returns the paths as
+    ``train`` wants.
 
     The pose is a known function of the audio's loudness: each clip's audio is white noise under an envelope
     a(t) = 0.5 + 0.5 sin(2 pi hz t + phi), phi random per clip (4.27 s at 0.5 Hz: every clip spans quiet to loud,
@@ -90,8 +91,8 @@ def synthetic_clips(folder, n_train=16, n_dev=4, seed=0, noise_px=0.5, hz=0.5):
     """
     from sdt import layout
     from sdt.audio import SAMPLE_RATE
+    from sdt.dataset.compute_stats import compute_stats
     from sdt.io import save_npy
-    from sdt.stats import compute_stats
 
     folder = Path(folder)
     rng = np.random.default_rng(seed)

@@ -1,6 +1,6 @@
 """One training step per method, one epoch loop, one validation pass (SDT_SPEC 5).
 
-A method's networks and optimisers live in a ``Run`` (see sdt/train.py); these functions only compute.
+A method's networks and optimisers live in a ``Run`` (see sdt/train/train.py); these functions only compute.
 """
 
 import math

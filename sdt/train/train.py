@@ -1,5 +1,5 @@
 """Setting up and running the training of one model (pose_vae, sdt_bp, sdt_vae, s2g): networks, optimisers,
-schedules, resumable checkpoints, history, TensorBoard.  The per-step maths is in sdt/engine.py."""
+schedules, resumable checkpoints, history, TensorBoard.  The per-step maths is in sdt/train/engine.py."""
 
 import contextlib
 import logging
@@ -16,13 +16,13 @@ import torch
 from models.discriminator import PoseDiscriminatorConfig, PoseSequenceDiscriminator
 from models.generator import GeneratorConfig, SequenceGeneratorCNN
 from models.pose_vae import PoseSeqVAE, PoseVAEConfig
-from sdt import engine
 from sdt.audio import MelSpectrogram
 from sdt.checkpoint import fingerprint, load_checkpoint, save_checkpoint, stats_payload
-from sdt.data import ClipBatches, EpochBatchSampler, batch_loader
 from sdt.io import write_csv
-from sdt.perf import FastMode, fast_mode, tune_allocator
 from sdt.poses import load_stats
+from sdt.train import engine
+from sdt.train.data import ClipBatches, EpochBatchSampler, batch_loader
+from sdt.train.perf import FastMode, fast_mode, tune_allocator
 
 log = logging.getLogger(__name__)
 METHODS = ("pose_vae", "sdt_bp", "sdt_vae", "s2g")
@@ -81,7 +81,7 @@ class Run:
         self.apply_fast_mode(fast_mode(device, settings.get("fast", False)))
 
     def apply_fast_mode(self, mode):
-        """Mixed precision, channels-last audio encoders and compiled networks (sdt.perf.FastMode).  Checkpoints
+        """Mixed precision, channels-last audio encoders and compiled networks (sdt.train.perf.FastMode).  Checkpoints
         hold the plain modules' weights either way: a compiled network shares its parameters."""
         self.fast = mode
         if mode.channels_last:
@@ -90,7 +90,7 @@ class Run:
                     net.audio_encoder.to(memory_format=torch.channels_last)
         self.compiled = {k: torch.compile(v) for k, v in self.nets.items()} if mode.compile else {}
 
-    # -- helpers used by sdt/engine.py ---------------------------------------------------------------------
+    # -- helpers used by sdt/train/engine.py ---------------------------------------------------------------------
     def check(self, loss, name):
         engine._check(loss, self.epoch, self.step, name)
 
