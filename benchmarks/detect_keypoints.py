@@ -6,7 +6,7 @@ Builds the clip from resources/messi5.jpg (letterboxed to 1280x720, drifting a f
 work), writes it as JPEG frames + meta.json like extract_frames, runs sdt.dataset.detect_keypoints.detect_video_frames
 in tracking mode and prints frames/s (JPEG decode + detection + mapping): end to end, and steady (the model load and
 first frame, timed on a 1-frame run, taken out).  Target: >= 20 frames/s per process on 2 cores.
-With --video, the frames are your video's instead (extracted by sdt.media.extract_frames at its own frame
+With --video, the frames are your video's instead (extracted by sdt.dataset.extract_frames at its own frame
 rate; --frames is then ignored).  Run it on an otherwise idle machine: other processes halve the numbers.
 """
 
@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from sdt.dataset.detect_keypoints import detect_video_frames
-from sdt.media import extract_frames
+from sdt.dataset.extract_frames import extract_frames
 
 PHOTO = Path(__file__).resolve().parents[1] / "resources" / "messi5.jpg"
 

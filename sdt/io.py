@@ -1,12 +1,19 @@
-"""Atomic output writing: a step's output appears complete or not at all, so no later run trusts a half file."""
+"""Reading and writing the workflow's files: every output is written atomically (it appears complete or not at
+all, so no later run trusts a half file) and every .npz is read with one error rule (the file named, and what
+it should have been)."""
 
 import contextlib
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from sdt.errors import InputError
+
+NPZ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)  # what a broken .npz raises
 
 
 def _public(path, mode):
@@ -74,3 +81,21 @@ def write_csv(path, frame):
     """Write a pandas DataFrame atomically, without its index."""
     with atomic_path(path, suffix=".csv") as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def load_npz(path, keys=None, what="npz file", skip=(), require=()):
+    """The arrays ``keys`` of an .npz as a dict (every array but ``skip`` when ``keys`` is None); ``require``:
+    further keys that must be there without being loaded (large arrays that a caller streams).
+
+    An unreadable file is ``InputError(path, "cannot read <what> (...)")``, a missing key
+    ``InputError(path, "<what> lacks <keys>")``: the one place where the workflow's npz files are opened."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in dict.fromkeys((*require, *(keys or ()))) if k not in z.files]
+            if missing:
+                raise InputError(path, f"{what} lacks {', '.join(missing)} (it has {', '.join(z.files) or 'nothing'})")
+            return {k: z[k] for k in (keys if keys is not None else z.files) if k not in skip}
+    except InputError:
+        raise
+    except NPZ_ERRORS as e:
+        raise InputError(path, f"cannot read {what} ({type(e).__name__}: {e})") from e

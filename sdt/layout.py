@@ -8,16 +8,10 @@ import numpy as np
 
 N_137 = 137
 N_121 = 121
-BODY = slice(0, 25)
 FACE = slice(25, 95)
 LHAND = slice(95, 116)
 RHAND = slice(116, 137)
 
-# BODY_25 names (OpenPose order)
-BODY25_NAMES = (
-    "Nose Neck RShoulder RElbow RWrist LShoulder LElbow LWrist MidHip RHip RKnee RAnkle LHip LKnee LAnkle "
-    "REye LEye REar LEar LBigToe LSmallToe LHeel RBigToe RSmallToe RHeel"
-).split()
 NECK = 1
 R_SHOULDER, L_SHOULDER = 2, 5  # shoulder width = |p2 - p5| (SDT_SPEC 2.5)
 
@@ -27,7 +21,6 @@ KEEP_121 = np.r_[0, 2:8, 15, 16, 25:137]  # the 137-indices of the 121 model poi
 assert len(KEEP_122) == 122 and len(KEEP_121) == N_121
 
 # Indices in the 121-point layout
-M_NOSE = 0
 M_RWRIST, M_LWRIST = 3, 6
 M_FACE = slice(9, 79)
 M_NOSE_TIP = 39  # face point 30
@@ -41,6 +34,7 @@ PARENT_121[M_FACE] = M_NOSE_TIP
 PARENT_121[M_NOSE_TIP] = -1
 PARENT_121[M_LHAND] = M_LWRIST
 PARENT_121[M_RHAND] = M_RWRIST
+PARENT_OR_SELF_121 = np.where(PARENT_121 >= 0, PARENT_121, np.arange(N_121))  # a point's parent, else itself
 
 # Skeleton edges for drawing (137-indices), in the release's style: body, face contours, hands.
 BODY_EDGES = [(0, 1), (1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (0, 15), (0, 16)]

@@ -1,10 +1,10 @@
-"""ffmpeg helpers for the video stages (SDT_SPEC 2.1-2.2): probe, fps conversion, frame extraction, audio reading.
+"""ffmpeg and ffprobe for every stage that reads or writes media: probing, silence, audio decoding.
 
 Every failure on a bad video raises :class:`sdt.errors.InputError` naming the file, with ffmpeg's last stderr
 lines: unreadable or corrupt file, no video stream, no audio track, and a silent audio track.  Silence is an
 error, not a warning: a muted recording (whole-track RMS below ``SILENCE_DB``, -60 dBFS) would give clips whose
 audio carries no speech, and a warning in one of many logs is easily missed; pauses inside speech are fine.
-Variable frame rate (phone recordings) is not an error: ``change_fps`` converts every video to constant frame
+Variable frame rate (phone recordings) is not an error: rule change_fps converts every video to constant frame
 rate anyway, which is what a researcher expects; ``probe`` flags it and ``change_fps`` logs a warning.
 """
 
@@ -19,14 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from sdt.errors import InputError
-from sdt.io import atomic_dir, atomic_path
 
 log = logging.getLogger(__name__)
 
 REORDER_DEPTH = 16  # frames of B-frame reordering to ignore at the end of a probed packet window
 VFR_TOLERANCE = 0.01  # relative spread of frame durations (or of r vs avg frame rate) that makes a video VFR
 VFR_PACKETS = 300  # frame timestamps read to check VFR: a few seconds, cheap on any length of video
-TRUNCATED_S = 0.5  # change_fps output this much (+1 %) shorter than the source's video stream: a broken file
 SILENCE_DB = -60.0  # whole-track RMS (dBFS) below which an audio track counts as silent (a muted microphone)
 
 
@@ -47,7 +45,7 @@ def ffprobe_exe():
     return exe
 
 
-def _tail(stderr, lines=6):
+def stderr_tail(stderr, lines=6):
     text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else (stderr or "")
     return " | ".join(text.strip().splitlines()[-lines:]) or "(no message)"
 
@@ -57,16 +55,16 @@ def run_ffmpeg(args, path, what):
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *map(str, args)]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0:
-        raise InputError(path, f"{what} failed (ffmpeg exit {proc.returncode}): {_tail(proc.stderr)}")
+        raise InputError(path, f"{what} failed (ffmpeg exit {proc.returncode}): {stderr_tail(proc.stderr)}")
     if proc.stderr.strip():  # ffmpeg goes on past broken packets: say so in the log
-        log.warning("%s: ffmpeg reported errors during %s: %s", path, what, _tail(proc.stderr))
+        log.warning("%s: ffmpeg reported errors during %s: %s", path, what, stderr_tail(proc.stderr))
     return proc.stdout
 
 
 def _ffprobe(path, *args):
     proc = subprocess.run([ffprobe_exe(), "-v", "error", "-of", "json", *args, str(path)], capture_output=True)
     if proc.returncode != 0:
-        raise InputError(path, f"unreadable or corrupt video (ffprobe: {_tail(proc.stderr)})")
+        raise InputError(path, f"unreadable or corrupt video (ffprobe: {stderr_tail(proc.stderr)})")
     return json.loads(proc.stdout or b"{}")
 
 
@@ -149,7 +147,7 @@ def audio_level_db(path):
     match = re.search(r"mean_volume:\s*(-?inf|-?[\d.]+)\s*dB", stderr)
     if proc.returncode != 0 or match is None:
         raise InputError(path, f"the audio track cannot be decoded (ffmpeg exit {proc.returncode}): "
-                               f"{_tail(stderr)}")
+                               f"{stderr_tail(stderr)}")
     return float(match.group(1))
 
 
@@ -160,61 +158,6 @@ def check_not_silent(path, threshold_db=SILENCE_DB):
         raise InputError(path, f"the audio track is silent (RMS {level:.1f} dBFS < {threshold_db:.0f} dBFS): "
                                "a muted recording has no speech to learn gestures from")
     return level
-
-
-def change_fps(src, dst, fps, threads=0):
-    """Re-encode ``src`` to constant ``fps`` (H.264 yuv420p, square pixels, even size) with its audio kept.
-
-    AAC audio is copied untouched; any other codec is re-encoded to AAC.  A VFR source is resampled to CFR by
-    the fps filter (frames duplicated or dropped at their timestamps) with a warning.  ``threads`` 0 = ffmpeg's
-    choice.  Written atomically: a failed conversion leaves no ``dst``.
-    """
-    info = probe(src)
-    level = check_not_silent(src)
-    if info["vfr"]:
-        log.warning("%s has a variable frame rate (average %.3f fps): converting it to constant %s fps",
-                    src, info["fps"], fps)
-    log.info("%s: %dx%d, %.3f fps, %d frames, %.2f s, audio %s %d Hz at %.1f dBFS -> %s fps", src, info["width"],
-             info["height"], info["fps"], info["n_frames"], info["duration"], info["audio_codec"],
-             info["audio_rate"], level, fps)
-    # square pixels and even sizes, which yuv420p H.264 needs
-    vf = f"fps={fps},scale='trunc(iw*sar/2)*2':'trunc(ih/2)*2',setsar=1"
-    audio = ["-c:a", "copy"] if info["audio_codec"] == "aac" else ["-c:a", "aac", "-b:a", "192k"]
-    with atomic_path(dst, suffix=".mp4") as tmp:
-        run_ffmpeg(["-i", src, "-map", f"0:{info['video_stream']}", "-map", "0:a:0", "-vf", vf, "-fps_mode", "cfr",
-                    "-c:v", "libx264", "-preset", "fast", "-crf", "18", "-pix_fmt", "yuv420p", *audio,
-                    "-threads", threads, "-movflags", "+faststart", tmp], src, f"conversion to {fps} fps")
-        out = probe(tmp)
-        if out["duration"] < info["duration"] - TRUNCATED_S - 0.01 * info["duration"]:
-            raise InputError(src, f"truncated or corrupt video: only {out['duration']:.2f} s of its "
-                                  f"{info['duration']:.2f} s could be decoded")
-        if out["vfr"] or abs(out["fps"] - float(fps)) > 1e-3:
-            raise RuntimeError(f"ffmpeg wrote {out['fps']:.4f} fps (vfr={out['vfr']}) instead of {fps} for {src}")
-    log.info("wrote %s: %d frames, %.2f s", dst, out["n_frames"], out["duration"])
-    return out
-
-
-def extract_frames(video, out_dir, threads=0):
-    """Every frame of ``video`` as ``out_dir/000000.jpg, ...`` (frame i at t = i / fps) plus ``meta.json``
-    {"fps", "width", "height", "n_frames"}, which sdt.dataset.detect_keypoints.list_frames reads and checks.
-
-    JPEG quality ``-q:v 2`` (about 100 kB a 1280x720 frame; PNG would be 12x larger and 6x slower to write).
-    The folder is built under a temporary name and renamed when complete, so a half folder never appears.
-    """
-    info = probe(video, require_audio=False)
-    with atomic_dir(out_dir) as tmp:
-        run_ffmpeg(["-i", video, "-map", f"0:{info['video_stream']}", "-fps_mode", "passthrough", "-q:v", "2",
-                    "-start_number", "0", "-threads", threads, Path(tmp) / "%06d.jpg"], video, "frame extraction")
-        n_frames = len(list(Path(tmp).glob("*.jpg")))
-        if n_frames == 0:
-            raise InputError(video, "no frames could be decoded")
-        if n_frames != info["n_frames"]:
-            log.warning("%s: %d frames extracted, the container says %d", video, n_frames, info["n_frames"])
-        meta = {"fps": info["fps"], "width": info["width"], "height": info["height"], "n_frames": n_frames}
-        (Path(tmp) / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-    log.info("%s: %d frames (%dx%d, %.3f fps) -> %s", video, n_frames, info["width"], info["height"],
-             info["fps"], out_dir)
-    return meta
 
 
 def decode_audio(path, rate):

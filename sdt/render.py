@@ -172,7 +172,7 @@ def write_video(path, frames: Iterable[np.ndarray], n_frames, size, fps=FPS, aud
     """``n_frames`` frames (BGR uint8 [H, W, 3], H and W even) piped to ffmpeg -> H.264 yuv420p mp4, with
     ``audio`` (float samples at ``audio_rate``; padded to the video's length) as its AAC sound track.
     Written atomically; a frame of the wrong shape or a wrong count is an error."""
-    from sdt.media import _tail, ffmpeg_exe
+    from sdt.media import ffmpeg_exe, stderr_tail
 
     h, w = size
     if h % 2 or w % 2:
@@ -202,7 +202,7 @@ def write_video(path, frames: Iterable[np.ndarray], n_frames, size, fps=FPS, aud
                 rc = proc.wait()
             err.seek(0)
             if rc != 0:
-                raise RuntimeError(f"ffmpeg could not encode {path} (exit {rc}): {_tail(err.read())}")
+                raise RuntimeError(f"ffmpeg could not encode {path} (exit {rc}): {stderr_tail(err.read())}")
         if n != n_frames:
             raise ValueError(f"{n} frames were given for a video of {n_frames}")
     log.info("wrote %s: %d frames (%dx%d, %s fps)%s", path, n, w, h, fps, " with audio" if audio is not None else "")

@@ -1,5 +1,5 @@
-"""sdt.dataset.remove_outliers: the outlier rule (each reason) and shoulder rescaling, on synthetic
-keypoints made here."""
+"""sdt.dataset.remove_outliers and rescale_shoulders: the outlier rule (each reason) and shoulder rescaling, on
+synthetic keypoints made here."""
 
 import hashlib
 import logging
@@ -7,15 +7,8 @@ import logging
 import numpy as np
 import pytest
 
-from sdt.dataset.remove_outliers import (
-    NO_PERSON,
-    REASONS,
-    UNDETECTED_POINT,
-    outlier_reasons,
-    remove_outliers,
-    rescale_shoulders,
-    shoulder_width,
-)
+from sdt.dataset.remove_outliers import NO_PERSON, REASONS, UNDETECTED_POINT, outlier_reasons, remove_outliers
+from sdt.dataset.rescale_shoulders import rescale_shoulders, shoulder_width
 from sdt.errors import InputError
 from sdt.io import save_npz
 
@@ -114,7 +107,7 @@ def test_remove_outliers_writes_a_new_file(tmp_path, caplog):
 def test_remove_outliers_bad_input_names_the_file(tmp_path):
     path = tmp_path / "kp.npz"
     save_npz(path, pose=make_pose(2))  # no `valid`
-    with pytest.raises(InputError, match="no valid") as err:
+    with pytest.raises(InputError, match="keypoints file lacks valid") as err:
         remove_outliers(path, tmp_path / "o.npz")
     assert str(path) in str(err.value)
     save_npz(path, pose=np.zeros((2, 2, 137), np.float32), valid=np.ones(2, bool))

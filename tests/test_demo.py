@@ -12,8 +12,9 @@ from sdt.checkpoint import save_checkpoint
 from sdt.demo import demo
 from sdt.errors import InputError
 from sdt.io import save_npz
+from sdt.layout import KEEP_121, NECK
 from sdt.media import decode_audio, probe, run_ffmpeg
-from sdt.poses import from_121, load_stats, to_parted
+from sdt.poses import load_stats, to_parted
 from sdt.train.train import Run
 
 RATE = 16000
@@ -31,6 +32,13 @@ def stats_path(tmp_path_factory):
              scale_rule=np.str_("test"), n_train_clips=np.int64(6))
     return path
 
+
+def from_121(p121, neck):
+    """[..., 2, 121] neck-relative -> [..., 2, 137] absolute px at ``neck`` [2]; the 15 dropped points at (0, 0)."""
+    out = np.zeros((*p121.shape[:-1], 137), p121.dtype)
+    out[..., KEEP_121] = p121 + neck[:, None]
+    out[..., NECK] = neck
+    return out
 
 def _checkpoint(path, method, stats_path, n_train=6, dim=8):
     """A model file exactly as sdt.train.train writes it (Run.payload), with random weights and templates."""

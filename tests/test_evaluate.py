@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from sdt.checkpoint import load_checkpoint, save_checkpoint
+from sdt.dataset.compute_stats import compute_pose_stats
 from sdt.errors import InputError
 from sdt.evaluate import metrics
 from sdt.evaluate.evaluate import EvalSettings, _draws, evaluate, load_model
 from sdt.evaluate.paper_tables import METRICS
 from sdt.io import save_npy, save_npz
-from sdt.poses import compute_pose_stats, load_stats, to_121
+from sdt.poses import load_stats, to_121
 from sdt.train.train import Run
 
 N_TRAIN, N_DEV = 8, 4

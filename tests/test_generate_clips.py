@@ -10,7 +10,8 @@ import pytest
 from test_clean import make_pose, save_keypoints
 
 from sdt.dataset.generate_clips import audio_length, audio_starts, generate_clips, plan_windows, write_clips
-from sdt.dataset.remove_outliers import remove_outliers, rescale_shoulders
+from sdt.dataset.remove_outliers import remove_outliers
+from sdt.dataset.rescale_shoulders import rescale_shoulders
 from sdt.errors import InputError
 from sdt.io import save_npz
 from sdt.media import ffmpeg_exe, probe, read_audio

@@ -1,5 +1,6 @@
-"""sdt.media on small videos made at test time with the real ffmpeg (lavfi sources): fps conversion, frame
-extraction, and the bad inputs a user may have in a folder of videos (corrupt, no audio, silent, VFR)."""
+"""sdt.media, change_fps and extract_frames on small videos made at test time with the real ffmpeg (lavfi sources):
+fps conversion, frame extraction, and the bad inputs a user may have in a folder of videos (corrupt, no audio, silent,
+VFR)."""
 
 import json
 import logging
@@ -8,12 +9,12 @@ import subprocess
 import numpy as np
 import pytest
 
+from sdt.dataset.change_fps import change_fps
 from sdt.dataset.detect_keypoints import list_frames
+from sdt.dataset.extract_frames import extract_frames
 from sdt.errors import InputError
 from sdt.media import (
     audio_level_db,
-    change_fps,
-    extract_frames,
     ffmpeg_exe,
     ffprobe_exe,
     is_silent,

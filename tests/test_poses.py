@@ -1,4 +1,4 @@
-"""Pose transforms (SDT_SPEC 1.3) and speaker statistics (SDT_SPEC 2.8), on numpy arrays and torch tensors."""
+"""Pose transforms (SDT_SPEC 1.3) and reading speaker statistics, on numpy arrays and torch tensors."""
 
 import numpy as np
 import pytest
@@ -7,10 +7,8 @@ import torch
 from sdt import layout
 from sdt.errors import InputError
 from sdt.poses import (
-    compute_pose_stats,
     denormalise,
     final_results,
-    from_121,
     load_stats,
     normalise,
     stats_for,
@@ -50,18 +48,6 @@ def test_to_121_torch_matches_numpy():
 def test_to_121_rejects_other_layouts():
     with pytest.raises(ValueError, match="137"):
         to_121(np.zeros((4, 3, 25)))
-
-
-def test_from_121_restores_kept_points_and_zeros_the_rest():
-    pose = random_pose137().astype(np.float64)
-    back = from_121(to_121(pose), neck=pose[..., :2, 1])
-    assert back.shape == (2, 5, 2, 137)
-    kept = np.r_[1, layout.KEEP_121]
-    np.testing.assert_allclose(back[..., kept], pose[..., :2, kept], atol=1e-9)
-    dropped = np.setdiff1d(np.arange(137), kept)
-    assert len(dropped) == 15 and not back[..., dropped].any()
-    t = from_121(torch.from_numpy(to_121(pose)))  # neck at the origin
-    np.testing.assert_allclose(t[..., layout.KEEP_121].numpy(), to_121(pose))
 
 
 def test_to_parted_values():
@@ -143,67 +129,3 @@ def test_load_stats(tmp_path):
     np.savez(tmp_path / "bad.npz", **{k: v for k, v in s.items() if k != "std_global"})
     with pytest.raises(InputError, match="bad.npz.*std_global"):
         load_stats(tmp_path / "bad.npz")
-
-
-def naive_stats(poses):
-    """Loop version of compute_pose_stats' definition: per frame position and point, the kept values; mean of
-    the positions' means; the positions' RMS deviations from that mean, averaged."""
-    n_clips, n_frames = poses.shape[:2]
-    values = {kind: [[[] for _ in range(121)] for _ in range(n_frames)] for kind in ("global", "parted")}
-    for n in range(n_clips):
-        for t in range(n_frames):
-            raw = poses[n, t, :2].astype(np.float64)
-            det = [not (abs(raw[0, k]) < 5 and abs(raw[1, k]) < 5) for k in range(137)]
-            for j, k in enumerate(layout.KEEP_121):
-                if not (det[k] and det[1]):
-                    continue
-                value = raw[:, k] - raw[:, 1]
-                values["global"][t][j].append(value)
-                parent = layout.PARENT_121[j]
-                if parent < 0:
-                    values["parted"][t][j].append(value)
-                elif det[layout.KEEP_121[parent]]:
-                    values["parted"][t][j].append(value - (raw[:, layout.KEEP_121[parent]] - raw[:, 1]))
-    out = {}
-    for kind, per_frame in values.items():
-        mean, std = np.zeros((2, 121)), np.ones((2, 121))
-        for j in range(121):
-            frames = [np.array(per_frame[t][j]) for t in range(n_frames) if per_frame[t][j]]
-            if not frames:
-                continue
-            mean[:, j] = np.mean([f.mean(axis=0) for f in frames], axis=0)
-            s = np.mean([np.sqrt(((f - mean[:, j]) ** 2).mean(axis=0)) for f in frames], axis=0)
-            std[:, j] = np.where(s < 1e-6, 1.0, s)
-        out[f"mean_{kind}"], out[f"std_{kind}"] = mean, std
-    return out
-
-
-def test_compute_pose_stats_matches_naive_loop():
-    rng = np.random.default_rng(3)
-    poses = random_pose137((7, 6), seed=3)
-    missing = rng.uniform(size=(7, 6, 1, 137)) < 0.05
-    poses = np.where(missing, np.float32(0), poses)  # scattered undetected points
-    poses[:, :, :, 100] = 0  # left-hand point 5 never detected: mean 0, std 1
-    poses[2, 3, :, 1] = 0  # an undetected neck: that frame gives no values
-    poses[4, 1, :2, 7] = 0  # an undetected left wrist: its hand gives no parted values there
-    poses[1, 2, :2, 0] = (3.0, 4.9)  # inside the 5 px box: undetected
-    poses[1, 3, :2, 0] = (3.0, 5.1)  # outside: detected
-    got = compute_pose_stats(poses, chunk=3)
-    want = naive_stats(poses)
-    for k, v in want.items():
-        assert got[k].shape == (2, 121) and got[k].dtype == np.float32
-        np.testing.assert_allclose(got[k], v, rtol=1e-5, atol=1e-4, err_msg=k)
-    assert got["std_parted"][0, 100 - 95 + 79] == 1 and got["mean_global"][0, 100 - 95 + 79] == 0
-    again = compute_pose_stats(poses, chunk=256)
-    for k in want:
-        np.testing.assert_allclose(again[k], got[k], rtol=1e-6)
-
-
-def test_compute_pose_stats_plain_values():
-    # two clips of one frame: every value is data, so the stats are the plain mean and population std
-    poses = random_pose137((2, 1), seed=4)
-    got = compute_pose_stats(poses)
-    g = to_121(poses.astype(np.float64))[:, 0]
-    np.testing.assert_allclose(got["mean_global"], g.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(got["std_global"], g.std(0), rtol=1e-5)
-    np.testing.assert_allclose(got["std_parted"], to_parted(g).std(0), rtol=1e-5)

@@ -6,7 +6,7 @@ variable-frame-rate video is converted with a warning in the log.
 
 import logging
 
-from sdt.media import change_fps
+from sdt.dataset.change_fps import change_fps
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

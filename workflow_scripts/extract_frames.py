@@ -6,7 +6,7 @@ never sees a half-extracted folder.
 
 import logging
 
-from sdt.media import extract_frames
+from sdt.dataset.extract_frames import extract_frames
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

@@ -6,7 +6,7 @@ frame is kept (then the video gives no clips, which qc.csv reports).  The log gi
 
 import logging
 
-from sdt.dataset.remove_outliers import rescale_shoulders
+from sdt.dataset.rescale_shoulders import rescale_shoulders
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

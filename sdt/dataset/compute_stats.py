@@ -22,7 +22,7 @@ import pandas as pd
 from sdt import layout
 from sdt.errors import InputError
 from sdt.io import save_npz
-from sdt.poses import compute_pose_stats, detected_mask
+from sdt.poses import to_121, to_parted
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,84 @@ RELEASED_SCALE_FACTORS = {
     "xing": 0.9187941449738536,
 }
 SCALE_RULES = ("rescaled_to_oliver", "shoulder_width", "released")
+UNDETECTED_PX = 5.0  # SDT_SPEC 2.8: a raw point with |x| < 5 and |y| < 5 is "undetected" for the statistics
+STD_FLOOR = 1e-6  # a coordinate that never varies gets std 1, so normalising it cannot divide by ~0
+
+
+def detected_mask(pose137):
+    """[..., 3 or 2, 137] raw px -> [..., 137] bool: False where the point is undetected for the statistics.
+
+    "Undetected" (SDT_SPEC 2.8) means the point's raw coordinates are near the origin, |x| < 5 and |y| < 5
+    px, which is how detectors write a missing point (0, 0).  The release applies this test to the absolute
+    137-point coordinates (neck-relative value + neck); so do we."""
+    return ~((np.abs(pose137[..., 0, :]) < UNDETECTED_PX) & (np.abs(pose137[..., 1, :]) < UNDETECTED_PX))
+
+
+def _value_masks(det137):
+    """[..., 137] detected -> masks [..., 121] of the values that are data, global and parted.
+
+    A value is data when every raw point it is computed from was detected: the point and the neck (global);
+    also the parent (parted: a hand point relative to an undetected wrist is not a measurement)."""
+    glob = det137[..., layout.KEEP_121] & det137[..., layout.NECK:layout.NECK + 1]
+    return glob, glob & glob[..., layout.PARENT_OR_SELF_121]
+
+
+class _FrameMoments:
+    """Per frame position t and point k: count, sum and sum of squares (float64) of the kept values."""
+
+    def __init__(self, n_frames):
+        self.n = np.zeros((n_frames, layout.N_121))
+        self.s1 = np.zeros((n_frames, 2, layout.N_121))
+        self.s2 = np.zeros((n_frames, 2, layout.N_121))
+
+    def add(self, vals, mask):  # vals [n, T, 2, 121] float64, mask [n, T, 121] bool
+        w = mask[:, :, None, :]
+        v = np.where(w, vals, 0.0)
+        self.n += mask.sum(0)
+        self.s1 += v.sum(0)
+        self.s2 += (v * v).sum(0)
+
+    def mean_std(self):
+        """Release aggregation: the mean of each frame position's mean; the std is each frame position's RMS
+        deviation from that overall mean, averaged over frame positions.  Positions without data are left out;
+        a point without any data gets mean 0, std 1."""
+        has = self.n > 0  # [T, 121]
+        n = np.maximum(self.n, 1)[:, None, :]
+        n_pos = np.maximum(has.sum(0), 1)  # [121]
+        mean = np.where(has[:, None], self.s1 / n, 0.0).sum(0) / n_pos  # [2, 121]
+        var_t = (self.s2 - 2 * mean * self.s1 + self.n[:, None] * mean**2) / n  # about the overall mean
+        std = np.where(has[:, None], np.sqrt(np.maximum(var_t, 0.0)), 0.0).sum(0) / n_pos
+        std = np.where(std < STD_FLOOR, 1.0, std)
+        return mean.astype(np.float32), std.astype(np.float32)
+
+
+def compute_pose_stats(poses137, chunk=256):
+    """Mean and std [2, 121] float32 of every 121-point coordinate over training clips, for both
+    representations (SDT_SPEC 2.8).  ``poses137`` [N, T, 3 or 2, 137] raw px (a memory map is fine: it is read
+    ``chunk`` clips at a time) -> dict(mean_parted, std_parted, mean_global, std_global).
+
+    Values computed from an undetected point (:func:`detected_mask`, :func:`_value_masks`) are skipped.  The
+    release's aggregation is kept: statistics per frame position of the clip, then averaged over the T
+    positions (``_FrameMoments.mean_std``); a std below 1e-6 becomes 1.
+    Two departures from the release, both moot on outlier-cleaned clips (where no kept point is undetected):
+    its parted test adds the neck back to a parent-relative value, so it never skips an undetected face or
+    hand point; and it ignores an undetected neck or parent.
+    """
+    if poses137.ndim != 4 or poses137.shape[-1] != layout.N_137 or poses137.shape[-2] < 2:
+        raise ValueError(f"expected poses [N, T, 3 or 2, 137], got shape {tuple(poses137.shape)}")
+    if len(poses137) == 0:
+        raise ValueError("no clips to compute statistics from")
+    acc = {"global": _FrameMoments(poses137.shape[1]), "parted": _FrameMoments(poses137.shape[1])}
+    for i in range(0, len(poses137), chunk):
+        raw = np.asarray(poses137[i:i + chunk, :, :2], dtype=np.float64)  # [n, T, 2, 137]
+        m_glob, m_part = _value_masks(detected_mask(raw))
+        g = to_121(raw)
+        acc["global"].add(g, m_glob)
+        acc["parted"].add(to_parted(g), m_part)
+    out = {}
+    for kind, moments in acc.items():
+        out[f"mean_{kind}"], out[f"std_{kind}"] = moments.mean_std()
+    return out
 
 
 def mean_shoulder_width(poses137, chunk=256):

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from sdt.dataset.remove_outliers import load_keep, load_pose_file
+from sdt.dataset.keypoints import load_keep, load_pose_file
 from sdt.errors import InputError
 from sdt.io import atomic_path
 from sdt.media import read_audio

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from sdt.errors import InputError
 from sdt.io import atomic_path
-from sdt.media import _tail, ffmpeg_exe
+from sdt.media import ffmpeg_exe, stderr_tail
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def speak(text, speed, pitch, espeak="espeak-ng"):
     except FileNotFoundError as e:
         raise RuntimeError(f"{espeak} is not installed: apt-get install espeak-ng (envs/setup.sh does)") from e
     if proc.returncode != 0 or not proc.stdout:
-        raise RuntimeError(f"espeak-ng failed on {text!r}: {_tail(proc.stderr)}")
+        raise RuntimeError(f"espeak-ng failed on {text!r}: {stderr_tail(proc.stderr)}")
     samples, rate = soundfile.read(io.BytesIO(proc.stdout), dtype="float32")
     return samples, rate
 
@@ -209,5 +209,5 @@ def make_sample_video(photo, video, seconds, seed, index=0, threads=0, espeak="e
                     proc.kill()
             if proc.wait() != 0:
                 err.seek(0)
-                raise RuntimeError(f"ffmpeg could not encode {video}: {_tail(err.read())}")
+                raise RuntimeError(f"ffmpeg could not encode {video}: {stderr_tail(err.read())}")
     log.info("wrote %s (%d frames, %.1f s) in %.1f s", video, n_frames, seconds, time.perf_counter() - start)

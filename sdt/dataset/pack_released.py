@@ -23,7 +23,6 @@ about 68266 samples) and ``imgs`` (frame paths, not used).
 
 import logging
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ from tqdm import tqdm
 from sdt import layout
 from sdt.dataset.split_dataset import SPLITS, SplitArrays, seconds, sort_index
 from sdt.errors import InputError
-from sdt.io import write_csv
+from sdt.io import load_npz, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -104,16 +103,8 @@ def load_release_clip(path, clip_frames, audio_len):
     """One released clip npz -> (pose float32 [clip_frames, 3, 137], audio float32 [audio_len]).
 
     Raises :class:`InputError` naming the file when it cannot be used."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in ("pose", "audio") if k not in z.files]
-            if missing:
-                raise InputError(path, f"clip lacks {', '.join(missing)}")
-            pose, audio = z["pose"], z["audio"]
-    except InputError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError(path, f"cannot read clip ({type(e).__name__}: {e})") from e
+    arrays = load_npz(path, ("pose", "audio"), what="clip")
+    pose, audio = arrays["pose"], arrays["audio"]
     if pose.ndim != 3 or pose.shape[1:] != (3, layout.N_137) or len(pose) < clip_frames:
         raise InputError(path, f"pose must be [>={clip_frames}, 3, 137], got {list(pose.shape)}")
     audio = np.squeeze(audio)

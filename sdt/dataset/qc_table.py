@@ -21,7 +21,7 @@ import pandas as pd
 
 from sdt.dataset.split_dataset import SPLITS
 from sdt.errors import InputError
-from sdt.io import write_csv
+from sdt.io import load_npz, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,7 @@ PARTS = ("body", "face", "lhand", "rhand")
 
 
 def _load(path, what):
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files if k not in ("pose", "poses", "audio")}
-    except (OSError, ValueError) as e:
-        raise InputError(path, f"cannot read {what} ({e})") from e
+    return load_npz(path, what=what, skip=("pose", "poses", "audio"))
 
 
 def _by_video(paths, what):

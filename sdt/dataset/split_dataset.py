@@ -28,7 +28,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sdt.errors import InputError
-from sdt.io import atomic_path, write_csv
+from sdt.io import NPZ_ERRORS, atomic_path, load_npz, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -171,20 +171,14 @@ def sort_index(table):
 
 def _clip_file_info(path):
     """Check one generate_clips npz from its headers -> dict(n, clip_shape, audio_len, fps, video)."""
-    need = ("poses", "audio", "start_frame", "fps")
+    small = load_npz(path, what="clip file", skip=("poses", "audio"), require=("poses", "audio", "start_frame", "fps"))
+    fps = float(small["fps"])
+    start_frame = np.asarray(small["start_frame"], dtype=np.int64)
+    video = str(small["video"]) if "video" in small else Path(path).stem
     try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in need if k not in z.files]
-            if missing:
-                raise InputError(path, f"clip file lacks {', '.join(missing)}")
-            fps = float(z["fps"])
-            start_frame = np.asarray(z["start_frame"], dtype=np.int64)
-            video = str(z["video"]) if "video" in z.files else Path(path).stem
         poses_shape, _ = npz_member_shape(path, "poses")
         audio_shape, _ = npz_member_shape(path, "audio")
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
-        if isinstance(e, InputError):
-            raise
+    except NPZ_ERRORS as e:
         raise InputError(path, f"cannot read clip file ({e})") from e
     n = len(start_frame)
     if len(poses_shape) != 4 or poses_shape[0] != n or poses_shape[2:] != (3, 137):
@@ -207,9 +201,9 @@ def _copy_video(arrays, path, counts):
                 if a < b:
                     arrays.put(s, poses[a - lo:b - lo], audio[a - lo:b - lo])
             lo = hi
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        if isinstance(e, InputError):
-            raise
+    except InputError:
+        raise
+    except NPZ_ERRORS as e:
         raise InputError(path, f"cannot read clips ({type(e).__name__}: {e})") from e
 
 

@@ -1,0 +1,68 @@
+"""Rule rescale_shoulders: a video's keypoints scaled to a reference shoulder width (SDT_SPEC 2, step 5).
+
+Shoulder width = |p2 - p5| (137-points RShoulder, LShoulder); x and y of every frame (confidences untouched) are
+multiplied by ``reference_px / mean width over kept frames``.  331.085 px is Oliver's mean width, so a rescaled
+speaker can reuse Oliver's ``scale_factor``.  A video with no kept frame cannot be measured: it is written unscaled
+(factor 1.0, shoulder_px NaN) with a warning rather than failing, because generate_clips then makes 0 clips from it
+(every window is ``dropped_invalid``) and qc.csv reports it, while the rest of the speaker's videos still build.  (A
+video with no person on any frame already fails in detect_keypoints.)
+"""
+
+import logging
+
+import numpy as np
+
+from sdt.dataset.keypoints import load_keep, load_pose_file
+from sdt.errors import InputError
+from sdt.io import save_npz
+from sdt.layout import L_SHOULDER, R_SHOULDER
+
+log = logging.getLogger(__name__)
+
+
+def shoulder_width(pose, keep):
+    """Mean distance between 137-points 2 and 5 over the kept frames (px); NaN when no frame is kept."""
+    keep = np.asarray(keep, dtype=bool)
+    if not keep.any():
+        return float("nan")
+    d = pose[keep][:, :2, R_SHOULDER].astype(np.float64) - pose[keep][:, :2, L_SHOULDER]
+    return float(np.mean(np.hypot(d[:, 0], d[:, 1])))
+
+
+def rescale_factor(shoulder_px, reference_px, enabled=True):
+    """The multiplier for x, y: reference_px / shoulder_px; 1.0 when disabled or nothing was measured."""
+    if not enabled or not np.isfinite(shoulder_px):
+        return 1.0
+    if shoulder_px <= 0:
+        raise ValueError(f"mean shoulder width is {shoulder_px} px: cannot rescale")
+    return float(reference_px) / float(shoulder_px)
+
+
+def rescale_pose(pose, factor):
+    """A new [T, 3, 137] float32 array with x and y multiplied by ``factor``; confidences copied as they are."""
+    out = np.array(pose, dtype=np.float32, copy=True)
+    if factor != 1.0:
+        out[:, :2] *= np.float32(factor)
+    return out
+
+
+def rescale_shoulders(keypoints_path, outliers_path, out_path, enabled=True, reference_px=331.0850066245443):
+    """The rescale_shoulders step -> rescaled npz (pose, factor, shoulder_px, reference_px, enabled, fps).
+
+    Returns {"factor", "shoulder_px", "kept_frames"}.  Inputs are only read."""
+    arrays = load_pose_file(keypoints_path, ("pose", "fps"))
+    pose = arrays["pose"]
+    keep = load_keep(outliers_path, len(pose), keypoints_path)
+    shoulder_px = shoulder_width(pose, keep)
+    if not np.isfinite(shoulder_px):
+        log.warning("%s: no kept frame to measure the shoulder width on: written unscaled (factor 1); "
+                    "this video will give no clips", keypoints_path)
+    try:
+        factor = rescale_factor(shoulder_px, reference_px, enabled)
+    except ValueError as err:
+        raise InputError(keypoints_path, str(err)) from err
+    save_npz(out_path, pose=rescale_pose(pose, factor), factor=factor, shoulder_px=shoulder_px,
+             reference_px=float(reference_px), enabled=bool(enabled), fps=float(arrays["fps"]))
+    log.info("%s: mean shoulder width %.2f px over %d kept frames; rescaling %s: x, y multiplied by %.6f",
+             keypoints_path, shoulder_px, int(keep.sum()), "enabled" if enabled else "disabled", factor)
+    return {"factor": factor, "shoulder_px": shoulder_px, "kept_frames": int(keep.sum())}
