@@ -28,4 +28,4 @@ test: setup lint
 	$(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
 clean:
-	rm -rf results logs benchmarks/*/ .snakemake
+	rm -rf results logs .snakemake

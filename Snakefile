@@ -2,8 +2,9 @@
 #
 # Results-path convention:  results/{speaker}/{stage}/{video}.*   per-video stages (one job per video)
 #                           results/{speaker}/{stage}/...         per-speaker stages
-#                           logs/{rule}/{speaker}/...  and  benchmarks/{rule}/{speaker}/...  mirror them.
-# The folder of a stage is named after its rule (detect_keypoints -> keypoints/, generate_clips -> clips/).
+#                           logs/{rule}/{speaker}/...  and  results/benchmarks/{rule}/{speaker}/...  mirror them.
+# The folder of a stage is named after its rule (detect_keypoints -> keypoints/, generate_clips -> clips/); each
+# rule X runs workflow_scripts/X.py, a thin adapter over sdt/<family>/X.py (README: "Layout").
 
 from snakemake.utils import min_version
 
@@ -16,16 +17,11 @@ configfile: "config/config.yaml"
 report: "report/workflow.rst"
 
 
+include: "rules/config.smk"
 include: "rules/common.smk"
-
-
-wildcard_constraints:
-    speaker="[A-Za-z0-9_-]+",
-    video="[^/]+",
-    split="|".join(SPLITS),
-
-
-include: "rules/dataset.smk"
+include: "rules/targets.smk"
+include: "rules/dataset_videos.smk"
+include: "rules/dataset_speakers.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/demo.smk"

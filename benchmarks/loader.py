@@ -3,7 +3,7 @@
 
     python benchmarks/loader.py [--clips 1024] [--batch 32] [--workers 0] [--epochs 3]
 
-Writes a synthetic clip set (sdt.train.data.synthetic_clips) to a temporary folder, then times whole epochs of
+Writes a synthetic clip set (sdt.train.synthetic.synthetic_clips) to a temporary folder, then times whole epochs of
 shuffled batches (EpochBatchSampler).  The first epoch reads the files through the page cache as they were just
 written; the best epoch is reported, and split into reading (memory-map fancy index) and the pose transforms.
 """
@@ -15,7 +15,8 @@ import time
 import numpy as np
 
 from sdt.poses import load_stats, normalise, to_121, to_parted
-from sdt.train.data import ClipBatches, EpochBatchSampler, batch_loader, synthetic_clips
+from sdt.train.data import ClipBatches, EpochBatchSampler, batch_loader
+from sdt.train.synthetic import synthetic_clips
 
 
 def timed_epochs(loader, sampler, epochs):

@@ -5,14 +5,14 @@ and the validation loss of fast mode against fp32.
                                     [--bf16-batch 4] [--quality-epochs 4]
 
 Each configuration runs in its own process (the allocator setting is process-wide), through the real
-sdt.train.train.Run and sdt.train.engine step functions on random batches:
+sdt.train.run.Run and sdt.train.engine step functions on random batches:
   untuned  fp32, glibc's default allocator (what the release does)
   default  fp32 + sdt.train.perf.tune_allocator (what `train.fast: false` runs)
   fast     `train.fast: true` as sdt.train.perf.fast_mode resolves it on this machine (bf16 autocast + channels-last
            where the hardware has bf16; else the same as default)
   bf16     bf16 autocast + channels-last forced, at --bf16-batch (0 skips): what fast mode would cost here
 A step's time is the minimum over --steps timed steps after one warm-up step.  The quality part trains SDT-BP
-and the pose VAE on sdt.train.data.synthetic_clips for a few epochs in fp32 (two seeds: the noise) and in fast mode
+and the pose VAE on sdt.train.synthetic.synthetic_clips for a few epochs in fp32 (two seeds: the noise) and in fast mode
 (and forced bf16 when --bf16-batch > 0 for the VAE) and prints the final validation L1.
 """
 
@@ -48,7 +48,7 @@ def random_batch(method, batch, generator):
 
 def make_run(method, mode, device, stats):
     from sdt.train.perf import FastMode
-    from sdt.train.train import Run
+    from sdt.train.run import Run
 
     fixed = np.random.default_rng(0).normal(size=(N_TRAIN, 32)).astype(np.float32) if method == "sdt_vae" else None
     torch.manual_seed(0)
@@ -118,8 +118,8 @@ def run_child(mode, batch, args, models=None):
 
 def quality(args):
     """Final validation L1 of short runs on the synthetic clip set: fp32 (seeds 0, 1), fast (and forced bf16)."""
-    from sdt.train.data import synthetic_clips
     from sdt.train.perf import FastMode
+    from sdt.train.synthetic import synthetic_clips
     from sdt.train.train import train
 
     rows = []
@@ -187,7 +187,7 @@ def main():
     print("load average during each: " + ", ".join(f"{m} {r['load']:.1f}" for m, r in results.items()))
 
     if args.quality_epochs:
-        print("\nvalidation L1 (normalised) after short runs on sdt.train.data.synthetic_clips "
+        print("\nvalidation L1 (normalised) after short runs on sdt.train.synthetic.synthetic_clips "
               "(32 train / 8 dev clips):")
         print(f"{'model':10s}{'mode':>13s}{'seed':>6s}{'val_l1':>9s}{'steps':>7s}{'seconds':>9s}")
         for method, name, seed, val, steps, seconds in quality(args):

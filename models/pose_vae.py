@@ -102,9 +102,6 @@ class PoseSeqVAE(nn.Module):
         return self.decoder(z), mu, logvar
 
 
-Pose2Pose = PoseSeqVAE  # the release's name
-
-
 def vae_kl(mu, logvar):
     """KL(N(mu, exp(logvar)) || N(0, I)) per dimension, averaged over batch and dimensions (the release's
     Pose2Pose loss): 0.5 * mean(-logvar + mu^2 + exp(logvar) - 1)."""

@@ -1,43 +1,18 @@
-# Config validation, speaker/video lookups and wildcard constraints: the only Python helpers of the workflow.
-import hashlib
+# Lookups and input functions the rules share: speakers and their videos, code digests, wildcard constraints, the
+# per-method settings of training and evaluation.  Target lists are in targets.smk, the config in config.smk.
 from pathlib import Path
 
-import yaml
-
-from snakemake.utils import validate
-
-
-def _typed(value, schema):
-    """`--config 'dataset={"clip_stride": 6}'` hands nested values over as strings: read a string as YAML where
-    the schema wants a number, boolean or array, so such overrides validate like config-file values."""
-    if isinstance(value, dict):
-        props = schema.get("properties", {})
-        extra = schema.get("additionalProperties")
-        return {k: _typed(v, props.get(k, extra if isinstance(extra, dict) else {})) for k, v in value.items()}
-    wanted = schema.get("type")
-    if isinstance(value, str) and wanted in ("integer", "number", "boolean", "array"):
-        parsed = yaml.safe_load(value)
-        return parsed if not isinstance(parsed, str) else value
-    return value
-
-
-SCHEMA = Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
-config.update(_typed(dict(config), yaml.safe_load(SCHEMA.read_text())))
-validate(config, str(SCHEMA))
+from sdt.constants import SPLITS
+from sdt.methods import AUDIO_TO_POSE, REFERENCES, TRAINED
+from sdt.provenance import code_digest
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
-SPLITS = ("train", "idle", "dev")
-DATASET = config["dataset"]
 
 
-def code(*files):
-    """A step's own source files (repo-relative) as a param: a digest of their content, so Snakemake reruns the
-    step when its importable code changes (its rerun trigger `code` watches only the step script's mtime).
-    Content, not paths or mtimes: moving the checkout or touching a file reruns nothing."""
-    digest = hashlib.sha256()
-    for name in files:
-        digest.update(name.encode() + b"\0" + (Path(workflow.basedir) / name).read_bytes())
-    return digest.hexdigest()[:16]
+def code(script):
+    """A param that changes when the code a step runs changes: a digest of workflow_scripts/<script>.py and of every
+    project module it imports (sdt.provenance).  Snakemake's own `code` trigger watches the step script alone."""
+    return code_digest(Path(workflow.basedir) / "workflow_scripts" / f"{script}.py", workflow.basedir)
 
 
 def speaker_kind(speaker):
@@ -90,22 +65,6 @@ def released_index(wildcards):
     return f'{config["speakers"][wildcards.speaker]["released"]}/processed_137.csv'
 
 
-def dataset_files(speaker):
-    return [f"results/{speaker}/dataset/{s}_{kind}.npy" for s in SPLITS for kind in ("poses", "audio")] + [
-        f"results/{speaker}/dataset/clips.csv"
-    ]
-
-
-def dataset_targets():
-    """Per speaker: the statistics and (for speakers built from videos) the QC table."""
-    targets = []
-    for speaker in config["speakers"]:
-        targets.append(f"results/{speaker}/stats.npz")
-        if speaker_kind(speaker) != "released":
-            targets.append(f"results/{speaker}/qc.csv")
-    return targets
-
-
 def _speaker_regex(kinds):
     names = [s for s in config["speakers"] if speaker_kind(s) in kinds]
     return "|".join(names) if names else "(?!)"  # (?!) never matches
@@ -116,9 +75,20 @@ RELEASED_SPEAKERS = _speaker_regex(("released",))
 SAMPLE_SPEAKERS = _speaker_regex(("sample",))
 
 
+wildcard_constraints:
+    speaker="[A-Za-z0-9_-]+",
+    video="[^/]+",
+    split="|".join(SPLITS),
+
+
 def frames_output(pattern):
     """Extracted JPEG frames are bulky: temporary unless the config keeps them."""
     return directory(pattern) if DATASET["keep_frames"] else temp(directory(pattern))
+
+
+def dataset_outputs():
+    """The packed arrays of split_dataset / pack_released, named {split}_{poses|audio}."""
+    return {f"{s}_{k}": f"results/{{speaker}}/dataset/{s}_{k}.npy" for s in SPLITS for k in ("poses", "audio")}
 
 
 def scale_rule(wildcards):
@@ -127,24 +97,6 @@ def scale_rule(wildcards):
     if kind == "released":
         return "released"
     return "rescaled_to_oliver" if DATASET["rescale_shoulders"] else "shoulder_width"
-
-
-def _train_settings():
-    """config['train'] with the chosen preset's overrides applied (preset 'release' = no overrides)."""
-    train = dict(config["train"])
-    preset = train.pop("preset")
-    if preset != "release":
-        if preset not in config["train_presets"]:
-            raise WorkflowError(
-                f"train.preset '{preset}' is not 'release' nor one of train_presets: "
-                f"{sorted(config['train_presets'])}"
-            )
-        train.update(config["train_presets"][preset])
-    return train
-
-
-TRAIN = _train_settings()
-METHODS = ("pose_vae", "sdt_bp", "sdt_vae", "s2g")
 
 
 # Loss weights that only one model uses: left out of the other models' params, so changing one reruns only that
@@ -167,26 +119,7 @@ TRAIN_DATA = {
     "stats": "results/{speaker}/stats.npz",
 }
 
-
-# The training code every model shares (each rule adds its networks' files).
-TRAIN_CODE = ("sdt/train/train.py", "sdt/train/engine.py", "sdt/train/data.py")
-
-
-def model_targets():
-    """Every speaker's trained models, except those replaced by a checkpoint in evaluate.checkpoints."""
-    replaced = config["evaluate"]["checkpoints"]
-    return [f"results/{s}/models/{m}.pt" for s in config["speakers"] for m in METHODS if m not in replaced.get(s, {})]
-
-
-# Evaluation (rules/evaluate.smk): which checkpoints and settings each evaluate job uses, and the targets.
-EVALUATE = config["evaluate"]
-EVAL_MODELS = ("s2g", "sdt_bp", "sdt_vae")  # the audio-to-pose methods (the pose VAE is not one)
-EVAL_REFERENCES = ("ground_truth", "mean_pose")  # reference rows of the table
 EVAL_BATCH_SIZE = 64  # clips per forward pass; results do not depend on it (templates are drawn per clip)
-
-for _speaker in EVALUATE["checkpoints"]:
-    if _speaker not in config["speakers"]:
-        raise WorkflowError(f"evaluate.checkpoints names speaker '{_speaker}', which is not under speakers:")
 
 
 def eval_checkpoint(speaker, method):
@@ -202,7 +135,7 @@ def evaluate_inputs(wildcards):
         "stats": f"results/{speaker}/stats.npz",
         "pose_vae": eval_checkpoint(speaker, "pose_vae"),
     }
-    if method in EVAL_MODELS:
+    if method in AUDIO_TO_POSE:
         inputs["dev_audio"] = f"results/{speaker}/dataset/dev_audio.npy"
         inputs["model"] = eval_checkpoint(speaker, method)
     return inputs
@@ -211,7 +144,7 @@ def evaluate_inputs(wildcards):
 def evaluate_settings(wildcards):
     """The settings a result depends on: reference rows ignore templates and seeds, so changing those does not
     rerun them."""
-    if wildcards.method in EVAL_REFERENCES:
+    if wildcards.method in REFERENCES:
         return {"pck_threshold": EVALUATE["pck_threshold"], "batch_size": EVAL_BATCH_SIZE}
     keys = ("template", "seeds", "diversity_samples", "pck_threshold")
     return {**{k: EVALUATE[k] for k in keys}, "batch_size": EVAL_BATCH_SIZE}
@@ -219,40 +152,4 @@ def evaluate_settings(wildcards):
 
 def evaluate_gpus(wildcards):
     """Models run on a GPU; the reference rows only need the pose VAE's encoder, which is quick on a CPU."""
-    return 0 if wildcards.method in EVAL_REFERENCES else 1
-
-
-def evaluation_targets():
-    """Every speaker's evaluation JSONs: the reference rows and the configured methods."""
-    return [
-        f"results/{speaker}/evaluation/{method}.json"
-        for speaker in config["speakers"]
-        for method in (*EVAL_REFERENCES, *EVALUATE["methods"])
-    ]
-
-
-def table_targets():
-    return ["results/tables/paper_table.csv", "results/tables/paper_table.md"]
-
-
-# Demo videos and report figures (rules/demo.smk).
-DEMO = config["demo"]
-DEMO_METHODS = "sdt_bp|sdt_vae|s2g"  # the audio-driven models (the pose VAE is not one)
-# The speech of every demo: --config demo_audio=..., else demo.audio, else espeak-ng speech made below.
-DEMO_AUDIO = config["demo_audio"] or DEMO["audio"] or "results/demo/speech.wav"
-# A missing file must stop the run: Snakemake would otherwise keep an existing demo made from other speech.
-if (config["demo_audio"] or DEMO["audio"]) and not Path(DEMO_AUDIO).is_file():
-    raise WorkflowError(f"demo audio {DEMO_AUDIO} does not exist (config demo_audio / demo.audio)")
-DEMO_CODE = ("sdt/demo/demo.py", "sdt/render.py", "sdt/inference.py", "sdt/poses.py")
-
-
-def demo_targets():
-    """Targets of the main job: the first speaker's demo video of demo.method, prediction-vs-truth renderings of dev clips,
-    training curves and template projection."""
-    speaker = next(iter(config["speakers"]))
-    return [
-        f"results/{speaker}/demo/{DEMO['method']}.mp4",
-        f"results/{speaker}/render/{DEMO['method']}.mp4",
-        f"results/{speaker}/plots/training.png",
-        f"results/{speaker}/plots/templates.png",
-    ]
+    return 0 if wildcards.method in REFERENCES else 1

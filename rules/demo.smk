@@ -1,7 +1,7 @@
 # Demo videos, dev-clip renderings and the figures of the HTML report (snakemake --report results/report.html):
 # make_demo_audio -> demo (any speech -> skeleton video);  render_clips (prediction | ground truth);
 # plot_training (curves of every model);  plot_templates (PCA of the learned templates).
-# Constants and targets (DEMO, DEMO_AUDIO, demo_targets) are in common.smk.
+# DEMO and DEMO_AUDIO are in config.smk, demo_targets in targets.smk.
 
 
 rule make_demo_audio:
@@ -16,7 +16,7 @@ rule make_demo_audio:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("sdt/demo/demo.py", "sdt/dataset/make_sample_video.py"),
+        code=code("make_demo_audio"),
         seed=DEMO["seed"],
     script:
         "../workflow_scripts/make_demo_audio.py"
@@ -45,9 +45,9 @@ rule demo:
     log:
         "logs/demo/{speaker}/{method}.log",
     benchmark:
-        "benchmarks/demo/{speaker}/{method}.tsv"
+        "results/benchmarks/demo/{speaker}/{method}.tsv"
     wildcard_constraints:
-        method=DEMO_METHODS,
+        method="|".join(AUDIO_TO_POSE),
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -56,7 +56,7 @@ rule demo:
         mem_mb=4000,
         runtime=30,
     params:
-        code=code(*DEMO_CODE),
+        code=code("demo"),
         mode=DEMO["mode"],
         templates=DEMO["templates"],
         grid=DEMO["grid"],
@@ -84,9 +84,9 @@ rule render_clips:
     log:
         "logs/render_clips/{speaker}/{method}.log",
     benchmark:
-        "benchmarks/render_clips/{speaker}/{method}.tsv"
+        "results/benchmarks/render_clips/{speaker}/{method}.tsv"
     wildcard_constraints:
-        method=DEMO_METHODS,
+        method="|".join(AUDIO_TO_POSE),
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -95,7 +95,7 @@ rule render_clips:
         mem_mb=4000,
         runtime=30,
     params:
-        code=code(*DEMO_CODE),
+        code=code("render_clips"),
         clips=DEMO["clips"],
         seed=DEMO["seed"],
     script:
@@ -104,7 +104,7 @@ rule render_clips:
 
 rule plot_training:
     input:
-        histories=expand("results/{{speaker}}/train/{method}/history.csv", method=METHODS),
+        histories=expand("results/{{speaker}}/train/{method}/history.csv", method=TRAINED),
     output:
         plot=report(
             "results/{speaker}/plots/training.png",
@@ -122,8 +122,8 @@ rule plot_training:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("sdt/render.py"),
-        methods=list(METHODS),
+        code=code("plot_training"),
+        methods=list(TRAINED),
     script:
         "../workflow_scripts/plot_training.py"
 
@@ -150,6 +150,6 @@ rule plot_templates:
         mem_mb=2000,
         runtime=10,
     params:
-        code=code("sdt/render.py"),
+        code=code("plot_templates"),
     script:
         "../workflow_scripts/plot_templates.py"

@@ -2,7 +2,7 @@
 # mean_pose: the speaker's mean pose on every frame) on each speaker's dev clips, one job per speaker and method
 # (all seeds in one job: the model and the true clips' VAE codes are loaded and computed once), then the table.
 # FTD of every method uses the same speaker's pose VAE: its trained pose_vae.pt or the configured release VAE.
-# Input functions and targets (evaluate_inputs, evaluation_targets, ...) are in common.smk.
+# Input functions are in common.smk, targets in targets.smk.
 
 
 rule evaluate:
@@ -13,9 +13,9 @@ rule evaluate:
     log:
         "logs/evaluate/{speaker}/{method}.log",
     benchmark:
-        "benchmarks/evaluate/{speaker}/{method}.tsv"
+        "results/benchmarks/evaluate/{speaker}/{method}.tsv"
     wildcard_constraints:
-        method="|".join(EVAL_MODELS + EVAL_REFERENCES),
+        method="|".join(AUDIO_TO_POSE + REFERENCES),
     conda:
         "../envs/sdt.yaml"
     threads: 4
@@ -24,7 +24,7 @@ rule evaluate:
         mem_mb=8000,
         runtime=120,
     params:
-        code=code("sdt/evaluate/evaluate.py", "sdt/evaluate/metrics.py", "sdt/inference.py"),
+        code=code("evaluate"),
         settings=evaluate_settings,
     script:
         "../workflow_scripts/evaluate.py"
@@ -50,6 +50,6 @@ rule paper_tables:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("sdt/evaluate/paper_tables.py"),
+        code=code("paper_tables"),
     script:
         "../workflow_scripts/paper_tables.py"

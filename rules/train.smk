@@ -11,7 +11,7 @@ rule train_pose_vae:
     log:
         "logs/train_pose_vae/{speaker}.log",
     benchmark:
-        "benchmarks/train_pose_vae/{speaker}.tsv"
+        "results/benchmarks/train_pose_vae/{speaker}.tsv"
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -20,10 +20,10 @@ rule train_pose_vae:
         mem_mb=8000,
         runtime=240,
     params:
-        code=code(*TRAIN_CODE, "models/pose_vae.py"),
+        code=code("train"),
         settings=train_params("pose_vae"),
     script:
-        "../workflow_scripts/train_pose_vae.py"
+        "../workflow_scripts/train.py"
 
 
 rule train_sdt_bp:
@@ -35,7 +35,7 @@ rule train_sdt_bp:
     log:
         "logs/train_sdt_bp/{speaker}.log",
     benchmark:
-        "benchmarks/train_sdt_bp/{speaker}.tsv"
+        "results/benchmarks/train_sdt_bp/{speaker}.tsv"
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -44,10 +44,10 @@ rule train_sdt_bp:
         mem_mb=12000,
         runtime=720,
     params:
-        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py"),
+        code=code("train"),
         settings=train_params("sdt_bp"),
     script:
-        "../workflow_scripts/train_sdt_bp.py"
+        "../workflow_scripts/train.py"
 
 
 rule train_sdt_vae:
@@ -60,7 +60,7 @@ rule train_sdt_vae:
     log:
         "logs/train_sdt_vae/{speaker}.log",
     benchmark:
-        "benchmarks/train_sdt_vae/{speaker}.tsv"
+        "results/benchmarks/train_sdt_vae/{speaker}.tsv"
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -69,10 +69,10 @@ rule train_sdt_vae:
         mem_mb=12000,
         runtime=720,
     params:
-        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py"),
+        code=code("train"),
         settings=train_params("sdt_vae"),
     script:
-        "../workflow_scripts/train_sdt_vae.py"
+        "../workflow_scripts/train.py"
 
 
 rule train_s2g:
@@ -84,7 +84,7 @@ rule train_s2g:
     log:
         "logs/train_s2g/{speaker}.log",
     benchmark:
-        "benchmarks/train_s2g/{speaker}.tsv"
+        "results/benchmarks/train_s2g/{speaker}.tsv"
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -93,7 +93,7 @@ rule train_s2g:
         mem_mb=12000,
         runtime=720,
     params:
-        code=code(*TRAIN_CODE, "models/generator.py", "models/audio_encoder.py", "models/discriminator.py"),
+        code=code("train"),
         settings=train_params("s2g"),
     script:
-        "../workflow_scripts/train_s2g.py"
+        "../workflow_scripts/train.py"

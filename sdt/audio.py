@@ -1,4 +1,4 @@
-"""Audio features of SDT_SPEC 3 and audio loading.
+"""Audio features of SDT_SPEC 3.
 
 The release feeds its generator ``torchaudio.transforms.MelSpectrogram(win_length=400, hop_length=160,
 n_fft=512, f_min=55, f_max=7500, n_mels=80)`` at 16 kHz (power 2, centred frames with reflect padding, HTK mel
@@ -7,13 +7,9 @@ scale, no filter normalisation, no log).  torchaudio does not load here, so this
 """
 
 import numpy as np
-import soundfile
-import soxr
 import torch
 
-from sdt.errors import InputError
-
-SAMPLE_RATE = 16000
+from sdt.constants import AUDIO_RATE
 
 
 def _hz_to_mel(f):
@@ -24,7 +20,7 @@ def _mel_to_hz(m):
     return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
 
 
-def mel_filterbank(sample_rate=SAMPLE_RATE, n_fft=512, n_mels=80, f_min=55.0, f_max=7500.0):
+def mel_filterbank(sample_rate=AUDIO_RATE, n_fft=512, n_mels=80, f_min=55.0, f_max=7500.0):
     """Triangular HTK-mel filters without normalisation -> [n_fft // 2 + 1, n_mels] float32 (torchaudio's
     ``melscale_fbanks`` layout; the transpose of ``librosa.filters.mel(..., htk=True, norm=None)``).
 
@@ -47,7 +43,7 @@ class MelSpectrogram(torch.nn.Module):
     they follow ``.to(device)`` but stay out of state dicts (the release's ``mel_transfm.*`` keys hold the
     same constants, ``spectrogram.window`` and ``mel_scale.fb``)."""
 
-    def __init__(self, sample_rate=SAMPLE_RATE, n_fft=512, win_length=400, hop_length=160, f_min=55.0,
+    def __init__(self, sample_rate=AUDIO_RATE, n_fft=512, win_length=400, hop_length=160, f_min=55.0,
                  f_max=7500.0, n_mels=80):
         super().__init__()
         self.n_fft, self.win_length, self.hop_length = n_fft, win_length, hop_length
@@ -64,19 +60,3 @@ class MelSpectrogram(torch.nn.Module):
         power = spec.real.square() + spec.imag.square()  # |X|^2
         mel = torch.matmul(self.fb.T, power)  # [B, n_mels, T]
         return mel.reshape(*lead, *mel.shape[-2:])
-
-
-def load_audio(path, rate=SAMPLE_RATE):
-    """A file libsndfile reads (wav, flac, ogg, mp3) -> mono float32 [S] at ``rate`` Hz (soxr, high quality).
-
-    For the audio of a video, extract it with ffmpeg first."""
-    try:
-        data, sr = soundfile.read(str(path), dtype="float32", always_2d=True)  # [S, channels]
-    except (soundfile.SoundFileError, OSError) as e:
-        raise InputError(path, f"cannot read audio ({e})") from e
-    if len(data) == 0:
-        raise InputError(path, "the audio has no samples")
-    mono = data.mean(axis=1)
-    if sr != rate:
-        mono = soxr.resample(mono, sr, rate)
-    return np.ascontiguousarray(mono, dtype=np.float32)

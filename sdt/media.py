@@ -8,6 +8,7 @@ Variable frame rate (phone recordings) is not an error: rule change_fps converts
 rate anyway, which is what a researcher expects; ``probe`` flags it and ``change_fps`` logs a warning.
 """
 
+import io
 import json
 import logging
 import re
@@ -17,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
 from sdt.errors import InputError
 
@@ -180,3 +182,16 @@ def is_silent(audio, threshold=1e-3):
     """True when the RMS of ``audio`` (float samples in [-1, 1]) is below ``threshold`` (1e-3 = -60 dBFS)."""
     audio = np.asarray(audio, dtype=np.float64)
     return audio.size == 0 or float(np.sqrt(np.mean(audio**2))) < threshold
+
+
+def speak(text, speed, pitch, espeak="espeak-ng", voice="en-us"):
+    """One sentence from espeak-ng: (float32 mono samples, sample rate)."""
+    cmd = [espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text]
+    try:
+        proc = subprocess.run(cmd, capture_output=True)
+    except FileNotFoundError as e:
+        raise RuntimeError(f"{espeak} is not installed: apt-get install espeak-ng (envs/setup.sh does)") from e
+    if proc.returncode != 0 or not proc.stdout:
+        raise RuntimeError(f"espeak-ng failed on {text!r}: {stderr_tail(proc.stderr)}")
+    samples, rate = soundfile.read(io.BytesIO(proc.stdout), dtype="float32")
+    return samples, rate

@@ -5,8 +5,8 @@ face grey, hands shaded per finger.  Here the two hands get different hues (left
 left/right swap is visible at once.  A panel is fitted to the poses it shows (one common scale for every panel
 of a figure, so prediction and ground truth, or several templates, stay comparable).
 
-Videos go through one ffmpeg pipe (raw BGR frames on stdin -> H.264 yuv420p) muxed with the speech (AAC); the
-training curves and template projections are matplotlib figures.  Every output is written atomically.
+Videos go through one ffmpeg pipe (raw BGR frames on stdin -> H.264 yuv420p) muxed with the speech (AAC); figures
+(pyplot, save_figure) are matplotlib's.  Every output is written atomically.
 """
 
 import logging
@@ -23,13 +23,12 @@ import soundfile
 from tqdm import tqdm
 
 from sdt import layout
+from sdt.constants import FPS
 from sdt.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-FPS = 15
 CANVAS = (720, 1280)  # (H, W) of one speaker's panel: the release's SYS.CANVAS_SIZE
-WHITE = (255, 255, 255)
 BODY_BGR = (25, 175, 25)  # the release's body green
 FACE_BGR = (100, 100, 100)  # and its face grey
 LHAND_BGR = [(255, 90 + 30 * f, 20) for f in range(5)]  # blue, lighter per finger (thumb .. little)
@@ -250,9 +249,9 @@ def save_png(path, img):
             raise RuntimeError(f"could not write {path}")
 
 
-# -- figures for the report ---------------------------------------------------------------------------------
+# -- matplotlib figures (the report's plots) ----------------------------------------------------------------------
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -261,95 +260,7 @@ def _pyplot():
     return plt
 
 
-def _save_figure(fig, path):
+def save_figure(fig, path):
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110)
-    _pyplot().close(fig)
-
-
-def plot_training(histories, out_png):
-    """Training curves: one row per method (``histories`` {method: history.csv path}), training losses on the
-    left and the validation metrics (val_*) on the right, per epoch; a log scale for values > 0 over a wide range."""
-    import pandas as pd
-    from matplotlib.ticker import MaxNLocator
-
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(histories), 2, figsize=(11, 2.8 * len(histories)), squeeze=False)
-    skip = {"epoch", "step", "lr", "seconds"}
-    for (method, path), (ax_t, ax_v) in zip(histories.items(), axes, strict=True):
-        h = pd.read_csv(path)
-        for ax, cols, what in ((ax_t, [c for c in h if c not in skip and not c.startswith("val_")], "training"),
-                               (ax_v, [c for c in h if c.startswith("val_")], "validation")):
-            for c in cols:
-                ax.plot(h["epoch"], h[c], marker="o", ms=3, label=c)
-            values = h[cols].to_numpy(float) if cols else np.array([])
-            finite = values[np.isfinite(values)]
-            if finite.size and (finite > 0).all() and finite.max() > 20 * finite.min():
-                ax.set_yscale("log")
-            ax.set_title(f"{method}: {what}", fontsize=10)
-            ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.grid(alpha=0.3)
-            if cols:
-                ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save_figure(fig, out_png)
-
-
-def pca_2d(x):
-    """Rows of ``x`` [N, D] projected on their first two principal axes -> ([N, 2], explained variance ratio
-    [2]).  Fewer than two axes (N < 3 or a constant table) are padded with zeros."""
-    x = np.asarray(x, np.float64)
-    xc = x - x.mean(0)
-    _, s, vt = np.linalg.svd(xc, full_matrices=False)
-    proj = np.zeros((len(x), 2))
-    k = min(2, vt.shape[0])
-    proj[:, :k] = xc @ vt[:k].T
-    var = s**2
-    ratio = np.zeros(2)
-    ratio[:k] = var[:k] / var.sum() if var.sum() > 0 else 0
-    return proj, ratio
-
-
-def plot_templates(tables, out_png, groups=None):
-    """2-D PCA of each learned template table (``tables`` {name: [N, D] array}), one panel each; points are
-    coloured by ``groups`` [N] labels (e.g. the source video of each training clip) when given."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables), 4.6), squeeze=False)
-    for (name, table), ax in zip(tables.items(), axes[0], strict=True):
-        proj, ratio = pca_2d(table)
-        if groups is not None and len(groups) == len(table):
-            for g in sorted(set(groups)):
-                m = np.asarray(groups) == g
-                ax.scatter(proj[m, 0], proj[m, 1], s=12, alpha=0.7, label=str(g))
-            ax.legend(fontsize=7, markerscale=1.5)
-        else:
-            ax.scatter(proj[:, 0], proj[:, 1], s=12, alpha=0.7, c=np.arange(len(proj)), cmap="viridis")
-        ax.set_title(f"{name}: {len(table)} templates of {np.shape(table)[1]} dims", fontsize=10)
-        ax.set_xlabel(f"PC1 ({100 * ratio[0]:.0f} % of variance)")
-        ax.set_ylabel(f"PC2 ({100 * ratio[1]:.0f} % of variance)")
-        ax.ticklabel_format(style="sci", scilimits=(-2, 3))
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    _save_figure(fig, out_png)
-
-
-def plot_model_templates(models, out_png, index_csv=None):
-    """:func:`plot_templates` of the template tables stored in checkpoints (``models`` {name: .pt path}),
-    coloured by the source video of each training clip when the dataset's clips.csv is given."""
-    import pandas as pd
-
-    from sdt.checkpoint import load_checkpoint
-
-    tables = {}
-    for name, path in models.items():
-        templates = load_checkpoint(path).get("templates")
-        if templates is None:
-            raise ValueError(f"{path}: the {name} model has no templates to plot")
-        tables[name] = np.asarray(templates, np.float32)
-    groups = None
-    if index_csv is not None:
-        train = pd.read_csv(index_csv)
-        train = train[train["dataset"].astype(str) == "train"].sort_values("index")
-        groups = train["video_fn"].astype(str).map(lambda v: Path(v).stem).to_numpy()
-    plot_templates(tables, out_png, groups)
+    pyplot().close(fig)

@@ -1,12 +1,9 @@
 """Mel spectrogram (SDT_SPEC 3) against librosa, and audio loading."""
 
 import numpy as np
-import pytest
-import soundfile
 import torch
 
-from sdt.audio import MelSpectrogram, load_audio, mel_filterbank
-from sdt.errors import InputError
+from sdt.audio import MelSpectrogram, mel_filterbank
 
 CLIP = 68266  # int(64 * 16000 / 15) samples: one 64-frame clip
 MEL_ARGS = dict(sr=16000, n_fft=512, n_mels=80, fmin=55, fmax=7500, htk=True, norm=None)
@@ -57,23 +54,3 @@ def test_buffers_move_but_stay_out_of_state_dict():
     assert set(dict(mel.named_buffers())) == {"window", "fb"}
     assert mel.state_dict() == {}
     assert mel.window.shape == (400,) and torch.equal(mel.window, torch.hann_window(400, periodic=True))
-
-
-def test_load_audio_downmixes_and_resamples(tmp_path):
-    sr, n = 22050, 22050 * 2
-    t = np.arange(n) / sr
-    tone = 0.5 * np.sin(2 * np.pi * 440 * t)
-    path = tmp_path / "stereo.wav"
-    soundfile.write(path, np.stack([tone, tone * 0.5], axis=1), sr)  # channels differ: mean is 0.75 * tone
-    wav = load_audio(path)
-    assert wav.dtype == np.float32 and wav.ndim == 1 and abs(len(wav) - 32000) <= 1
-    spectrum = np.abs(np.fft.rfft(wav))
-    assert np.argmax(spectrum) * 16000 / len(wav) == pytest.approx(440, abs=1)
-    assert np.abs(wav[1000:-1000]).max() == pytest.approx(0.375, rel=0.01)
-
-
-def test_load_audio_bad_file(tmp_path):
-    bad = tmp_path / "noise.wav"
-    bad.write_bytes(b"not audio at all")
-    with pytest.raises(InputError, match="noise.wav"):
-        load_audio(bad)

@@ -8,7 +8,8 @@ import torch
 from sdt import layout
 from sdt.audio import MelSpectrogram
 from sdt.poses import denormalise, load_stats, stats_for, to_121, to_global
-from sdt.train.data import ClipBatches, EpochBatchSampler, batch_loader, synthetic_clips
+from sdt.train.data import ClipBatches, EpochBatchSampler, batch_loader
+from sdt.train.synthetic import synthetic_clips
 
 N_TRAIN, N_DEV = 12, 3
 

@@ -9,13 +9,16 @@ import torch
 from test_render import synthetic_poses
 
 from sdt.checkpoint import save_checkpoint
+from sdt.constants import AUDIO_RATE
 from sdt.demo import demo
+from sdt.demo.make_demo_audio import DEMO_SENTENCES, make_demo_audio
+from sdt.demo.render_clips import render_clips
 from sdt.errors import InputError
 from sdt.io import save_npz
 from sdt.layout import KEEP_121, NECK
 from sdt.media import decode_audio, probe, run_ffmpeg
 from sdt.poses import load_stats, to_parted
-from sdt.train.train import Run
+from sdt.train.run import Run
 
 RATE = 16000
 WIN = 68266  # samples of one 64-frame window
@@ -111,13 +114,13 @@ def test_audio_of_any_format_is_read_at_16k_mono(tmp_path):
     mp3 = tmp_path / "talk.mp3"
     run_ffmpeg(["-f", "lavfi", "-i", "sine=frequency=300:sample_rate=44100:duration=2.5", "-ac", "2", mp3], mp3,
                "mp3 encoding")
-    audio = decode_audio(mp3, demo.SAMPLE_RATE)
+    audio = decode_audio(mp3, AUDIO_RATE)
     assert audio.dtype == np.float32 and abs(len(audio) - 2.5 * RATE) < 0.05 * RATE
     assert 0.05 < np.abs(audio).max() <= 1.0
     text = tmp_path / "notes.txt"
     text.write_text("not audio")
     with pytest.raises(InputError, match="notes.txt"):
-        decode_audio(text, demo.SAMPLE_RATE)
+        decode_audio(text, AUDIO_RATE)
 
 
 def test_demo_video_covers_long_audio_frame_for_frame(tmp_path, sdt_model, stats_path):
@@ -172,7 +175,7 @@ def test_render_clips_prediction_next_to_ground_truth(tmp_path, sdt_model, stats
                   "interval_id": "x", "video_fn": ["a.mp4", "talk.mp4", "talk.mp4", "talk.mp4"], "speaker": "s",
                   "start_frame": 0, "end_frame": 64, "index": [0, 0, 1, 2]}).to_csv(tmp_path / "clips.csv")
     out = tmp_path / "render.mp4"
-    result = demo.render_clips(sdt_model, stats_path, tmp_path / "dev_poses.npy", tmp_path / "dev_audio.npy", out,
+    result = render_clips(sdt_model, stats_path, tmp_path / "dev_poses.npy", tmp_path / "dev_audio.npy", out,
                                index_csv=tmp_path / "clips.csv", n_clips=2, device="cpu", panel=PANEL)
     info = probe(out)
     assert result == {"clips": 2, "frames": 128} and info["n_frames"] == 128
@@ -181,16 +184,16 @@ def test_render_clips_prediction_next_to_ground_truth(tmp_path, sdt_model, stats
     empty = tmp_path / "empty.npy"
     np.save(empty, np.zeros((0, 64, 3, 137), np.float32))
     with pytest.raises(InputError, match="no dev clips"):
-        demo.render_clips(sdt_model, stats_path, empty, tmp_path / "dev_audio.npy", tmp_path / "none.mp4")
+        render_clips(sdt_model, stats_path, empty, tmp_path / "dev_audio.npy", tmp_path / "none.mp4")
 
 
 def test_demo_speech_is_deterministic_and_unseen(tmp_path, espeak):
     from sdt.dataset.make_sample_video import SENTENCES
 
-    assert not set(demo.DEMO_SENTENCES) & set(SENTENCES)
+    assert not set(DEMO_SENTENCES) & set(SENTENCES)
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
-    seconds = demo.make_demo_audio(a, seed=0, espeak=espeak)
-    demo.make_demo_audio(b, seed=0, espeak=espeak)
+    seconds = make_demo_audio(a, seed=0, espeak=espeak)
+    make_demo_audio(b, seed=0, espeak=espeak)
     assert a.read_bytes() == b.read_bytes()
     audio, rate = soundfile.read(a)
     assert rate == RATE and audio.ndim == 1 and seconds == pytest.approx(len(audio) / RATE)

@@ -12,11 +12,11 @@ from sdt.checkpoint import load_checkpoint, save_checkpoint
 from sdt.dataset.compute_stats import compute_pose_stats
 from sdt.errors import InputError
 from sdt.evaluate import metrics
-from sdt.evaluate.evaluate import EvalSettings, _draws, evaluate, load_model
-from sdt.evaluate.paper_tables import METRICS
+from sdt.evaluate.evaluate import EvalSettings, evaluate, load_model, template_draws
+from sdt.evaluate.metrics import METRICS
 from sdt.io import save_npy, save_npz
 from sdt.poses import load_stats, to_121
-from sdt.train.train import Run
+from sdt.train.run import Run
 
 N_TRAIN, N_DEV = 8, 4
 AUDIO_SAMPLES = 8000
@@ -117,11 +117,11 @@ def test_template_choices(speaker):
     model = load_model("sdt_vae", speaker / "sdt_vae.pt", speaker / "pose_vae.pt",
                        load_stats(speaker / "stats.npz"), torch.device("cpu"))
     table = load_checkpoint(speaker / "pose_vae.pt")["buffers"]["clip_code_mu"]
-    draws = _draws(model, 5, EvalSettings(diversity_samples=3), seed=7)  # [K, N, D] rows of the table
+    draws = template_draws(model, 5, EvalSettings(diversity_samples=3), seed=7)  # [K, N, D] rows of the table
     assert draws.shape == (3, 5, 32) and all(any(torch.equal(d, row) for row in table) for d in draws.reshape(-1, 32))
-    assert torch.equal(draws, _draws(model, 5, EvalSettings(diversity_samples=3), seed=7))
-    assert not torch.equal(draws, _draws(model, 5, EvalSettings(diversity_samples=3), seed=8))
-    normal = _draws(model, 5, EvalSettings(template="normal", diversity_samples=2), seed=7)
+    assert torch.equal(draws, template_draws(model, 5, EvalSettings(diversity_samples=3), seed=7))
+    assert not torch.equal(draws, template_draws(model, 5, EvalSettings(diversity_samples=3), seed=8))
+    normal = template_draws(model, 5, EvalSettings(template="normal", diversity_samples=2), seed=7)
     assert normal.shape == (2, 5, 32) and not any(torch.equal(d, row) for row in table for d in normal.reshape(-1, 32))
 
     truth = run_eval(speaker, "sdt_vae", {"template": "vae_of_truth", "diversity_samples": 0}, out="truth.json")

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from sdt.errors import InputError
-from sdt.evaluate.paper_tables import METRICS, aggregate, write_paper_tables
+from sdt.evaluate.metrics import METRICS, aggregate
+from sdt.evaluate.paper_tables import write_paper_tables
 
 
 def evaluation(tmp_path, speaker, method, per_seed_l2, n_clips=10, diversity=1.5):

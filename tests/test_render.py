@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from sdt import render
+from sdt.demo.plot_templates import pca_2d, plot_templates
+from sdt.demo.plot_training import plot_training
 from sdt.media import probe, run_ffmpeg
 
 PANEL = (240, 320)  # small panels keep the tests fast
@@ -150,14 +152,14 @@ def test_training_curves_and_template_projection(tmp_path):
         pd.DataFrame({"epoch": [1, 2], "step": [2, 4], "lr": [1e-4, 1e-4], "loss": [1.0, 0.8], "l1": [0.9, 0.7],
                       **extra, "val_l1": [0.95, np.nan], "val_l2": [40.0, 35.0], "seconds": [1.0, 1.1]}).to_csv(path)
         histories[method] = path
-    render.plot_training(histories, tmp_path / "curves.png")
+    plot_training(histories, tmp_path / "curves.png")
     img = cv2.imread(str(tmp_path / "curves.png"))
     assert img is not None and img.shape[0] > 300 and (img < 200).any()
 
     rng = np.random.default_rng(0)
     line = np.outer(np.arange(20.0), rng.normal(size=8))  # templates on a line: one principal axis
-    proj, ratio = render.pca_2d(line)
+    proj, ratio = pca_2d(line)
     assert ratio[0] > 0.999 and np.allclose(np.abs(np.diff(proj[:, 0])), np.linalg.norm(line[1] - line[0]))
     tables = {"SDT-BP": line + rng.normal(scale=0.1, size=line.shape), "SDT-VAE": rng.normal(size=(20, 8))}
-    render.plot_templates(tables, tmp_path / "templates.png", groups=np.repeat(["v0", "v1"], 10))
+    plot_templates(tables, tmp_path / "templates.png", groups=np.repeat(["v0", "v1"], 10))
     assert cv2.imread(str(tmp_path / "templates.png")) is not None

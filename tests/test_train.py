@@ -1,5 +1,5 @@
 """sdt/train/train.py + sdt/train/engine.py on a synthetic clip set whose pose is a known function of the audio's
-loudness (sdt.train.data.synthetic_clips): the real, full-size networks learn it; a killed run resumes to the very
+loudness (sdt.train.synthetic.synthetic_clips): the real, full-size networks learn it; a killed run resumes to the very
 weights of an uninterrupted one; a checkpoint alone rebuilds a working model; a non-finite loss stops training by
 name.
 
@@ -28,9 +28,11 @@ from sdt.checkpoint import load_checkpoint
 from sdt.inference import load_gesture_model, load_pose_encoder
 from sdt.poses import final_results, load_stats, to_121
 from sdt.train import engine
-from sdt.train.data import ClipBatches, EpochBatchSampler, synthetic_clips
+from sdt.train.data import ClipBatches, EpochBatchSampler
 from sdt.train.perf import FastMode, fast_mode, native_bf16
-from sdt.train.train import Run, train
+from sdt.train.run import Run
+from sdt.train.synthetic import synthetic_clips
+from sdt.train.train import train
 
 N_TRAIN, N_DEV = 32, 4
 THREADS = 1  # fixed, so runs in this process and in a subprocess compute the same sums in the same order

@@ -1,9 +1,9 @@
 """Rule plot_templates: 2-D PCA projection of the learned templates of SDT-BP (its trained table) and SDT-VAE
-(the pose VAE's clip means), coloured by source video (sdt.render.plot_model_templates) -> one PNG."""
+(the pose VAE's clip means), coloured by source video (sdt.demo.plot_templates) -> one PNG."""
 
 import logging
 
-from sdt.render import plot_model_templates
+from sdt.demo.plot_templates import plot_model_templates
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

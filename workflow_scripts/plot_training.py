@@ -1,9 +1,9 @@
 """Rule plot_training: training and validation curves of every model of a speaker, from their history.csv
-files (sdt.render.plot_training) -> one PNG."""
+files (sdt.demo.plot_training) -> one PNG."""
 
 import logging
 
-from sdt.render import plot_training
+from sdt.demo.plot_training import plot_training
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

@@ -1,9 +1,9 @@
 """Rule render_clips: prediction next to ground truth on a few dev clips, with their speech
-(sdt.demo.demo.render_clips) -> one video."""
+(sdt.demo.render_clips) -> one video."""
 
 import logging
 
-from sdt.demo.demo import render_clips
+from sdt.demo.render_clips import render_clips
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
 

@@ -191,15 +191,10 @@ def detect_video_frames(frames_dir, detector="mediapipe", progress=True, fps=Non
             "width": int(width), "height": int(height), "detector": str(detector)}
 
 
-def save_keypoints(path, arrays):
-    """Write the keypoints dict atomically as an uncompressed npz."""
-    save_npz(path, **arrays)
-
-
 def detect_keypoints(frames_dir, out_path, detector="mediapipe", fps=None, progress=True):
     """The detect_keypoints step: detect on every frame, save, log what was found; returns the arrays."""
     arrays = detect_video_frames(frames_dir, detector, progress=progress, fps=fps)
-    save_keypoints(out_path, arrays)
+    save_npz(out_path, **arrays)
     found, n = arrays["found"], len(arrays["found"])
     log.info("%s: complete person (body, face, both hands) on %d of %d frames; found body %d, face %d, "
              "left hand %d, right hand %d", frames_dir, arrays["valid"].sum(), n, *found.sum(axis=0))

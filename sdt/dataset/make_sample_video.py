@@ -13,7 +13,6 @@ Deterministic: the same (seed, index) gives the same bytes with the same ffmpeg 
 are deterministic); another ffmpeg version may encode differently.
 """
 
-import io
 import itertools
 import logging
 import re
@@ -32,14 +31,13 @@ from tqdm import tqdm
 
 from sdt.errors import InputError
 from sdt.io import atomic_path
-from sdt.media import ffmpeg_exe, stderr_tail
+from sdt.media import ffmpeg_exe, speak, stderr_tail
 
 log = logging.getLogger(__name__)
 
 FPS = 25
 SIZE = (1280, 720)  # output width, height
 AUDIO_RATE = 44100  # a camera-like rate, so the later 16 kHz resampling has real work
-VOICE = "en-us"
 SENTENCES = (
     "Good evening, and thank you all for coming out tonight.",
     "I want to talk about something that matters to every one of us.",
@@ -76,19 +74,6 @@ def video_index(name):
     """The number at the end of a video wildcard: 'sample03' -> 3 (0 when there is none)."""
     match = re.search(r"(\d+)$", str(name))
     return int(match.group(1)) if match else 0
-
-
-def speak(text, speed, pitch, espeak="espeak-ng"):
-    """One sentence from espeak-ng: (float32 mono samples, sample rate)."""
-    cmd = [espeak, "-v", VOICE, "-s", str(speed), "-p", str(pitch), "--stdout", text]
-    try:
-        proc = subprocess.run(cmd, capture_output=True)
-    except FileNotFoundError as e:
-        raise RuntimeError(f"{espeak} is not installed: apt-get install espeak-ng (envs/setup.sh does)") from e
-    if proc.returncode != 0 or not proc.stdout:
-        raise RuntimeError(f"espeak-ng failed on {text!r}: {stderr_tail(proc.stderr)}")
-    samples, rate = soundfile.read(io.BytesIO(proc.stdout), dtype="float32")
-    return samples, rate
 
 
 def synthesize_speech(seconds, rng, rate=AUDIO_RATE, espeak="espeak-ng"):

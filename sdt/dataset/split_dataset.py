@@ -33,7 +33,6 @@ from sdt.io import NPZ_ERRORS, atomic_path, load_npz, write_csv
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "idle", "dev")
-INDEX_COLUMNS = ["dataset", "start", "end", "interval_id", "video_fn", "speaker", "start_frame", "end_frame", "index"]
 COPY_CHUNK = 256  # clips per copy when an array is shrunk
 CLIP_CHUNK = 128  # clips read from a clip file at a time: ~35 MB of audio + 9 MB of poses
 

@@ -29,17 +29,17 @@ import torch
 from tqdm import tqdm
 
 from sdt.checkpoint import load_checkpoint
+from sdt.device import pick_device
 from sdt.errors import InputError
 from sdt.evaluate import metrics
-from sdt.evaluate.paper_tables import METRICS, aggregate
+from sdt.evaluate.metrics import METRICS, aggregate
 from sdt.inference import load_gesture_model, load_pose_encoder
 from sdt.io import write_text
+from sdt.methods import AUDIO_TO_POSE, REFERENCES
 from sdt.poses import load_stats, to_121
 
 log = logging.getLogger(__name__)
 
-MODEL_METHODS = ("s2g", "sdt_bp", "sdt_vae")
-REFERENCES = ("ground_truth", "mean_pose")
 TEMPLATES = ("random_train", "normal", "vae_of_truth")
 
 
@@ -135,7 +135,7 @@ def load_model(method, path, pose_vae, stats, device):
     return model
 
 
-def _draws(model, n, settings, seed):
+def template_draws(model, n, settings, seed):
     """[K, N, D] templates for diversity (and for the main prediction unless template=vae_of_truth)."""
     k = max(settings.diversity_samples, 1)
     g = torch.Generator().manual_seed(seed)
@@ -187,7 +187,7 @@ def evaluate_split(method, clips, encoder, stats, settings, model=None, progress
         raise ValueError(f"template=vae_of_truth: the VAE's codes have {encoder.vae.cfg.code_dim} dimensions, the "
                          f"generator's templates {model.template_dim}")
     seeds = settings.seeds if templated else (None,)
-    draws = {s: _draws(model, len(clips), settings, s) for s in seeds} if templated else {}
+    draws = {s: template_draws(model, len(clips), settings, s) for s in seeds} if templated else {}
     runs = {s: _Scores(s) for s in seeds}
     mean_pose = torch.as_tensor(stats["mean_global"] * scale, device=device)  # [2, 121]
     true_codes, timing = [], {"wait": 0.0, "compute": 0.0}
@@ -228,17 +228,15 @@ def evaluate(speaker, method, dev_poses, stats_path, pose_vae, output, dev_audio
     :data:`METRICS` (mean over seeds) at the top level, ``std``, ``per_seed``, n_clips, seeds, settings and
     the checkpoints used (model and the pose VAE of FTD, with their SHA-256)."""
     settings = settings if isinstance(settings, EvalSettings) else EvalSettings(**(settings or {}))
-    if method not in MODEL_METHODS + REFERENCES:
-        raise ValueError(f"unknown method {method!r}: expected one of {MODEL_METHODS + REFERENCES}")
-    if method in MODEL_METHODS and (model_path is None or dev_audio is None):
+    if method not in AUDIO_TO_POSE + REFERENCES:
+        raise ValueError(f"unknown method {method!r}: expected one of {AUDIO_TO_POSE + REFERENCES}")
+    if method in AUDIO_TO_POSE and (model_path is None or dev_audio is None):
         raise ValueError(f"{method} needs a model checkpoint and the dev audio")
-    if threads:
-        torch.set_num_threads(threads)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(device, threads)
     start = time.perf_counter()
     stats = load_stats(stats_path)
     encoder = load_pose_encoder(pose_vae, device, stats=stats)
-    model = load_model(method, model_path, pose_vae, stats, device) if method in MODEL_METHODS else None
+    model = load_model(method, model_path, pose_vae, stats, device) if method in AUDIO_TO_POSE else None
     clips = DevClips(dev_poses, dev_audio if model is not None else None)
     for net in (encoder.vae, None if model is None else model.generator):
         if net is not None and net.cfg.n_frames != clips.poses.shape[1]:

@@ -6,6 +6,7 @@ has the same T and P, so that equals the release's mean over all frames and poin
 FTD: lower is better.  Added here (not in the paper): diversity (higher = more varied) and PCK (higher is better).
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -17,6 +18,7 @@ from sdt import layout
 LIP_EPS = 1e-4  # the release's guard against a clip whose mouth never opens
 FRECHET_EPS = 1e-6  # diagonal offset when sqrtm of the covariance product is not finite (standard FID recipe)
 PCK_THRESHOLD = 0.2  # PCK@0.2 of the true pose's larger bounding-box side (Yang & Ramanan; Speech2Gesture)
+METRICS = ("L2", "lip_sync_error", "FTD", "FTD_mu_logvar", "diversity", "PCK")  # an evaluation's metrics, in order
 
 
 def _np(x):
@@ -114,3 +116,16 @@ def pck(pred, true, threshold=PCK_THRESHOLD):
     extent = true.max(axis=-1) - true.min(axis=-1)  # [..., T, 2] bbox width, height
     ref = threshold * extent.max(axis=-1)  # [..., T]
     return (point_distances(pred, true) <= ref[..., None]).mean(axis=(-2, -1))
+
+
+def aggregate(per_seed):
+    """Mean and sample standard deviation (ddof 1; None with one run) over runs, per metric; None stays None."""
+    mean, std = {}, {}
+    for m in METRICS:
+        values = [r[m] for r in per_seed]
+        if any(v is None or not math.isfinite(v) for v in values):
+            mean[m] = std[m] = None
+            continue
+        mean[m] = float(np.mean(values))
+        std[m] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return mean, std

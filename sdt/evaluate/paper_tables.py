@@ -10,31 +10,16 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sdt.errors import InputError
+from sdt.evaluate.metrics import METRICS, aggregate
 from sdt.io import write_csv, write_text
+from sdt.methods import LABELS
 
-METRICS = ("L2", "lip_sync_error", "FTD", "FTD_mu_logvar", "diversity", "PCK")  # the columns, in order
-LABELS = {"ground_truth": "ground truth", "mean_pose": "mean pose", "s2g": "Speech2Gesture", "sdt_bp": "SDT-BP",
-          "sdt_vae": "SDT-VAE"}
 HEADERS = {"L2": "L2 ↓", "lip_sync_error": "lip-sync error ↓", "FTD": "FTD ↓", "FTD_mu_logvar": "FTD [mu, logvar] ↓",
            "diversity": "diversity", "PCK": "PCK ↑"}
 DECIMALS = {"L2": 2, "lip_sync_error": 4, "FTD": 3, "FTD_mu_logvar": 3, "diversity": 2, "PCK": 4}
-
-
-def aggregate(per_seed):
-    """Mean and sample standard deviation (ddof 1; None with one run) over runs, per metric; None stays None."""
-    mean, std = {}, {}
-    for m in METRICS:
-        values = [r[m] for r in per_seed]
-        if any(v is None or not math.isfinite(v) for v in values):
-            mean[m] = std[m] = None
-            continue
-        mean[m] = float(np.mean(values))
-        std[m] = float(np.std(values, ddof=1)) if len(values) > 1 else None
-    return mean, std
 
 
 def read_evaluation(path):

@@ -1,6 +1,6 @@
 """One training step per method, one epoch loop, one validation pass (SDT_SPEC 5).
 
-A method's networks and optimisers live in a ``Run`` (see sdt/train/train.py); these functions only compute.
+A method's networks and optimisers live in a ``Run`` (sdt/train/run.py); these functions only compute.
 """
 
 import math
@@ -18,7 +18,8 @@ class NonFiniteLoss(FloatingPointError):
     pass
 
 
-def _check(loss, epoch, step, name):
+def check_finite(loss, epoch, step, name):
+    """Stop training on a non-finite loss, naming the loss, the epoch and the step."""
     if not torch.isfinite(loss):
         raise NonFiniteLoss(f"non-finite {name} loss ({loss.item()}) at epoch {epoch}, step {step}: "
                             "training stopped (lower the learning rate or check the data)")
@@ -39,7 +40,7 @@ def step_pose_vae(run, batch):
     recon, mu, logvar = recon.float(), mu.float(), logvar.float()
     l1 = F.l1_loss(recon, poses)
     kl = vae_kl(mu, logvar)
-    loss = l1 + run.settings["vae_kl_weight"] * kl
+    loss = l1 + run.settings.vae_kl_weight * kl
     run.check(loss, "pose_vae")
     _backward([run.opts["vae"]], loss)
     with torch.no_grad():  # the release keeps every training clip's posterior (SDT-VAE's templates)
@@ -60,7 +61,7 @@ def step_sdt(run, batch):
     opts = [run.opts["netG"]]
     if run.method == "sdt_bp":
         kl = template_kl(templates)
-        loss = loss + run.settings["template_kl_weight"] * kl
+        loss = loss + run.settings.template_kl_weight * kl
         opts.append(run.opts["templates"])
         out["template_kl"] = kl.item()
     run.check(loss, run.method)
@@ -74,7 +75,7 @@ def step_s2g(run, batch):
     prediction, detached (gan_weight * LSGAN: real to 1, fake to 0).  The release weights both GAN losses by
     LAMBDA_GAN (core/pipelines/voice2pose.py: ``D_pose_gan_loss = (real + fake) * LAMBDA_GAN``); SDT_SPEC 5."""
     mel = run.mel(batch["audio"])
-    weight = run.settings["gan_weight"]
+    weight = run.settings.gan_weight
     netD = run.net("netD")
     with run.autocast():
         pred = run.net("netG")(mel, None)
@@ -118,7 +119,7 @@ def evaluate(run, loader) -> dict:
     if loader is None or len(loader) == 0:
         return {"val_l1": math.nan, "val_l2": math.nan}
     run.train_mode(False)
-    g = torch.Generator().manual_seed(run.settings["seed"])  # same validation templates every epoch
+    g = torch.Generator().manual_seed(run.settings.seed)  # same validation templates every epoch
     l1_sum = l2_sum = 0.0
     count = 0
     for batch in loader:

@@ -1,0 +1,162 @@
+# Building a speaker's dataset, per video (SDT_SPEC 2 steps 1-6): [make_sample_video ->] change_fps -> extract_frames
+# -> detect_keypoints -> remove_outliers -> rescale_shoulders -> generate_clips.  One job per video: N videos run
+# as N parallel jobs.  The per-speaker stages are in dataset_speakers.smk.
+
+
+rule make_sample_video:
+    input:
+        photo=config["sample"]["photo"],
+    output:
+        video="results/{speaker}/source/{video}.mp4",
+    log:
+        "logs/make_sample_video/{speaker}/{video}.log",
+    wildcard_constraints:
+        speaker=SAMPLE_SPEAKERS,
+    conda:
+        "../envs/sdt.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        code=code("make_sample_video"),
+        seconds=config["sample"]["seconds"],
+        seed=config["sample"]["seed"],
+    script:
+        "../workflow_scripts/make_sample_video.py"
+
+
+rule change_fps:
+    input:
+        video=source_video,
+    output:
+        video="results/{speaker}/fps/{video}.mp4",
+    log:
+        "logs/change_fps/{speaker}/{video}.log",
+    benchmark:
+        "results/benchmarks/change_fps/{speaker}/{video}.tsv"
+    wildcard_constraints:
+        speaker=VIDEO_SPEAKERS,
+    conda:
+        "../envs/sdt.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        code=code("change_fps"),
+        fps=DATASET["fps"],
+    script:
+        "../workflow_scripts/change_fps.py"
+
+
+rule extract_frames:
+    input:
+        video="results/{speaker}/fps/{video}.mp4",
+    output:
+        frames=frames_output("results/{speaker}/frames/{video}"),
+    log:
+        "logs/extract_frames/{speaker}/{video}.log",
+    benchmark:
+        "results/benchmarks/extract_frames/{speaker}/{video}.tsv"
+    conda:
+        "../envs/sdt.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        code=code("extract_frames"),
+    script:
+        "../workflow_scripts/extract_frames.py"
+
+
+rule detect_keypoints:
+    input:
+        frames="results/{speaker}/frames/{video}",
+    output:
+        keypoints="results/{speaker}/keypoints/{video}.npz",
+    log:
+        "logs/detect_keypoints/{speaker}/{video}.log",
+    benchmark:
+        "results/benchmarks/detect_keypoints/{speaker}/{video}.tsv"
+    conda:
+        "../envs/sdt.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=240,
+    params:
+        code=code("detect_keypoints"),
+        detector=DATASET["detector"],
+        fps=DATASET["fps"],
+    script:
+        "../workflow_scripts/detect_keypoints.py"
+
+
+rule remove_outliers:
+    input:
+        keypoints="results/{speaker}/keypoints/{video}.npz",
+    output:
+        outliers="results/{speaker}/outliers/{video}.npz",
+    log:
+        "logs/remove_outliers/{speaker}/{video}.log",
+    conda:
+        "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        code=code("remove_outliers"),
+        outlier_px=DATASET["outlier_px"],
+    script:
+        "../workflow_scripts/remove_outliers.py"
+
+
+rule rescale_shoulders:
+    input:
+        keypoints="results/{speaker}/keypoints/{video}.npz",
+        outliers="results/{speaker}/outliers/{video}.npz",
+    output:
+        rescaled="results/{speaker}/rescaled/{video}.npz",
+    log:
+        "logs/rescale_shoulders/{speaker}/{video}.log",
+    conda:
+        "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        code=code("rescale_shoulders"),
+        enabled=DATASET["rescale_shoulders"],
+        reference_px=DATASET["reference_shoulder_px"],
+    script:
+        "../workflow_scripts/rescale_shoulders.py"
+
+
+rule generate_clips:
+    input:
+        rescaled="results/{speaker}/rescaled/{video}.npz",
+        outliers="results/{speaker}/outliers/{video}.npz",
+        video="results/{speaker}/fps/{video}.mp4",
+    output:
+        clips="results/{speaker}/clips/{video}.npz",
+    log:
+        "logs/generate_clips/{speaker}/{video}.log",
+    conda:
+        "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        code=code("generate_clips"),
+        fps=DATASET["fps"],
+        clip_frames=DATASET["clip_frames"],
+        clip_stride=DATASET["clip_stride"],
+        skip_frames=DATASET["skip_frames"],
+        audio_rate=DATASET["audio_rate"],
+    script:
+        "../workflow_scripts/generate_clips.py"

@@ -1,0 +1,44 @@
+# The targets of the main job (`all` in the Snakefile): per speaker the dataset, the models, the evaluations,
+# then the tables and the demo of the first speaker.  A model replaced by a checkpoint in evaluate.checkpoints is not
+# trained.
+
+
+def dataset_targets():
+    """Per speaker: the statistics and (for speakers built from videos) the QC table."""
+    targets = []
+    for speaker in config["speakers"]:
+        targets.append(f"results/{speaker}/stats.npz")
+        if speaker_kind(speaker) != "released":
+            targets.append(f"results/{speaker}/qc.csv")
+    return targets
+
+
+def model_targets():
+    """Every speaker's trained models, except those replaced by a checkpoint in evaluate.checkpoints."""
+    replaced = EVALUATE["checkpoints"]
+    return [f"results/{s}/models/{m}.pt" for s in config["speakers"] for m in TRAINED if m not in replaced.get(s, {})]
+
+
+def evaluation_targets():
+    """Every speaker's evaluation JSONs: the reference rows and the configured methods."""
+    return [
+        f"results/{speaker}/evaluation/{method}.json"
+        for speaker in config["speakers"]
+        for method in (*REFERENCES, *EVALUATE["methods"])
+    ]
+
+
+def table_targets():
+    return ["results/tables/paper_table.csv", "results/tables/paper_table.md"]
+
+
+def demo_targets():
+    """The first speaker's demo video of demo.method, prediction-vs-truth renderings of dev clips, training curves
+    and template projection."""
+    speaker = next(iter(config["speakers"]))
+    return [
+        f"results/{speaker}/demo/{DEMO['method']}.mp4",
+        f"results/{speaker}/render/{DEMO['method']}.mp4",
+        f"results/{speaker}/plots/training.png",
+        f"results/{speaker}/plots/templates.png",
+    ]

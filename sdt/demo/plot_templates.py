@@ -1,0 +1,65 @@
+"""Rule plot_templates: 2-D PCA projections of the learned template tables (SDT-BP's trained table, SDT-VAE's VAE
+clip means), coloured by the source video of each training clip."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sdt.checkpoint import load_checkpoint
+from sdt.render import pyplot, save_figure
+
+
+def pca_2d(x):
+    """Rows of ``x`` [N, D] projected on their first two principal axes -> ([N, 2], explained variance ratio
+    [2]).  Fewer than two axes (N < 3 or a constant table) are padded with zeros."""
+    x = np.asarray(x, np.float64)
+    xc = x - x.mean(0)
+    _, s, vt = np.linalg.svd(xc, full_matrices=False)
+    proj = np.zeros((len(x), 2))
+    k = min(2, vt.shape[0])
+    proj[:, :k] = xc @ vt[:k].T
+    var = s**2
+    ratio = np.zeros(2)
+    ratio[:k] = var[:k] / var.sum() if var.sum() > 0 else 0
+    return proj, ratio
+
+
+def plot_templates(tables, out_png, groups=None):
+    """2-D PCA of each learned template table (``tables`` {name: [N, D] array}), one panel each; points are
+    coloured by ``groups`` [N] labels (e.g. the source video of each training clip) when given."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables), 4.6), squeeze=False)
+    for (name, table), ax in zip(tables.items(), axes[0], strict=True):
+        proj, ratio = pca_2d(table)
+        if groups is not None and len(groups) == len(table):
+            for g in sorted(set(groups)):
+                m = np.asarray(groups) == g
+                ax.scatter(proj[m, 0], proj[m, 1], s=12, alpha=0.7, label=str(g))
+            ax.legend(fontsize=7, markerscale=1.5)
+        else:
+            ax.scatter(proj[:, 0], proj[:, 1], s=12, alpha=0.7, c=np.arange(len(proj)), cmap="viridis")
+        ax.set_title(f"{name}: {len(table)} templates of {np.shape(table)[1]} dims", fontsize=10)
+        ax.set_xlabel(f"PC1 ({100 * ratio[0]:.0f} % of variance)")
+        ax.set_ylabel(f"PC2 ({100 * ratio[1]:.0f} % of variance)")
+        ax.ticklabel_format(style="sci", scilimits=(-2, 3))
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, out_png)
+
+
+def plot_model_templates(models, out_png, index_csv=None):
+    """:func:`plot_templates` of the template tables stored in checkpoints (``models`` {name: .pt path}),
+    coloured by the source video of each training clip when the dataset's clips.csv is given."""
+    tables = {}
+    for name, path in models.items():
+        templates = load_checkpoint(path).get("templates")
+        if templates is None:
+            raise ValueError(f"{path}: the {name} model has no templates to plot")
+        tables[name] = np.asarray(templates, np.float32)
+    groups = None
+    if index_csv is not None:
+        train = pd.read_csv(index_csv)
+        train = train[train["dataset"].astype(str) == "train"].sort_values("index")
+        groups = train["video_fn"].astype(str).map(lambda v: Path(v).stem).to_numpy()
+    plot_templates(tables, out_png, groups)
