@@ -36,8 +36,8 @@ def main():
     wall = time.perf_counter() - start
 
     rows = []
-    for tsv in sorted((work / "benchmarks").rglob("*.tsv")):
-        rule = tsv.relative_to(work / "benchmarks").parts[0]
+    for tsv in sorted((work / "results" / "benchmarks").rglob("*.tsv")):
+        rule = tsv.relative_to(work / "results" / "benchmarks").parts[0]
         rows.append({"rule": rule, "s": pd.read_csv(tsv, sep="\t")["s"].iloc[-1]})
     per_rule = pd.DataFrame(rows).groupby("rule", sort=False)["s"].agg(["count", "sum"])
     frames = args.videos * args.seconds * 15
