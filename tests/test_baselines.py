@@ -1,10 +1,15 @@
-"""The Table 2 baselines' audio input: the MFCCs of Audio to Body Dynamics (sdt/audio.py)."""
+"""The Table 2 baselines: Audio to Body Dynamics (models/audio2body.py) with its MFCC input (sdt/audio.py).
+Shapes, parameter counts from the layer sizes, the layout each LSTM writes, the time delay, and that it learns."""
+
+import math
 
 import numpy as np
 import pytest
 import torch
 from signals import speechlike
 
+from models.audio2body import Audio2Body, Audio2BodyConfig, audio2body_loss
+from models.blocks import Standardize
 from sdt.audio import MFCC, deltas, pose_frame_count, pose_rate_pooling
 
 CLIP = 68266  # samples of one 64-frame clip (SDT_SPEC 2.6)
@@ -18,6 +23,10 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def n_params(module):
+    return sum(p.numel() for p in module.parameters())
 
 
 # ---------------------------------------------------------------- MFCC
@@ -83,3 +92,97 @@ def test_mfcc_frame_alignment_with_the_poses():
         quiet = np.delete(energy, [i for i in (k - 1, k, k + 1) if 0 <= i < 64])  # 25 ms windows overlap
         assert energy[k] > quiet.max() + 30
     assert MFCC()(torch.zeros(2, 16000)).shape == (2, 28, 15)  # 1 s: frames at 0 .. 14/15 s
+
+
+# ---------------------------------------------------------------- Audio to Body Dynamics
+
+
+def test_audio2body_parameter_counts():
+    # one part: LSTM 4H(I + H) weights + 8H biases (b_ih and b_hh) = 4*800*(28 + 800) + 8*800 = 2,656,000,
+    # trainable initial h0, c0: 2*800; linear 800 * 2P + 2P.  Parts: body P = 9, face 70, hands 42:
+    # 3 * (2,656,000 + 1,600) + (800*18 + 18) + (800*140 + 140) + (800*84 + 84) = 7,972,800 + 193,842
+    assert n_params(Audio2Body(Audio2BodyConfig())) == 8_166_642
+    # the release's split, one LSTM per hand: 4 * 2,657,600 + 14,418 + 112,140 + 2 * (800*42 + 42)
+    assert n_params(Audio2Body(Audio2BodyConfig(separate_hands=True))) == 10_824_242
+
+
+def test_audio2body_maps_a_clip_to_64_poses_and_is_deterministic_in_eval():
+    torch.manual_seed(0)
+    model = Audio2Body(Audio2BodyConfig(hidden=16)).eval()
+    mfcc = MFCC()(torch.from_numpy(np.stack([speechlike(CLIP, seed=s) for s in range(3)])))  # [3, 28, 64]
+    model.fit_input_stats(mfcc)
+    poses = model(mfcc)
+    assert poses.shape == (3, 64, 2, 121)
+    torch.testing.assert_close(model(mfcc), poses, rtol=0, atol=0)
+    torch.testing.assert_close(model(mfcc[1:2]), poses[1:2], rtol=1e-5, atol=1e-6)  # batched = alone
+    assert set(model.state_dict()) >= {"input_norm.mean", "input_norm.std"}  # a checkpoint carries them
+
+
+def test_audio2body_each_lstm_writes_its_points():
+    """body = 121-points 0-8, face 9-78, hands 79-120 (SDT_SPEC 1.3); with separate hands 79-99 and 100-120."""
+    for separate, names in ((False, ("body", "face", "hands")),
+                            (True, ("body", "face", "left_hand", "right_hand"))):
+        model = Audio2Body(Audio2BodyConfig(hidden=4, separate_hands=separate)).eval()
+        assert tuple(model.parts) == names
+        with torch.no_grad():
+            for i, part in enumerate(model.parts.values()):
+                part.fc.weight.zero_()
+                part.fc.bias.fill_(i + 1)
+        got = model(torch.randn(2, 28, 5))[0, 0, 0]  # x of every point, frame 0
+        want = torch.ones(121)
+        want[9:79], want[79:] = 2, 3
+        if separate:
+            want[100:] = 4
+        torch.testing.assert_close(got, want)
+
+
+def test_audio2body_output_t_hears_the_audio_up_to_t_plus_delay():
+    torch.manual_seed(1)
+    model = Audio2Body(Audio2BodyConfig(hidden=8, delay=3)).eval()
+    mfcc = torch.randn(1, 28, 20)
+    base = model(mfcc)
+    changed = mfcc.clone()
+    changed[:, :, 12] += 5  # audio frame 12
+    diff = (model(changed) - base).abs().amax(dim=(0, 2, 3))  # [20] per output frame
+    assert (diff[:9] == 0).all()  # frames 0-8 have heard audio up to 11 at most
+    assert (diff[9:] > 1e-4).all()  # frame 9 = 12 - delay on
+    assert (Audio2Body(Audio2BodyConfig(hidden=8, delay=0)).eval()(changed) != 0).any()
+
+
+def test_audio2body_loss_is_the_per_frame_sum_of_squares():
+    pred, target = torch.zeros(2, 4, 2, 121), torch.ones(2, 4, 2, 121)
+    assert audio2body_loss(pred, target).item() == 242.0  # 242 coordinates of error 1 per frame
+    target[1] = 3  # clip 1: 242 * 9 per frame; mean over clips (242 + 2178) / 2
+    assert audio2body_loss(pred, target).item() == 1210.0
+
+
+def test_audio2body_learns():
+    torch.manual_seed(0)
+    mfcc = torch.randn(8, 28, 16) * 20 + 5  # raw-scale features: the input standardisation must handle them
+    mix = torch.randn(242, 28) / math.sqrt(28)
+    target = torch.tanh(torch.einsum("pc,bct->btp", mix, (mfcc - 5) / 20)).reshape(8, 16, 2, 121)
+    model = Audio2Body(Audio2BodyConfig(hidden=32)).fit_input_stats(mfcc)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-2)
+    losses = []
+    for _ in range(40):
+        loss = audio2body_loss(model(mfcc), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.4 * losses[0]
+
+
+def test_standardize_fits_training_statistics():
+    norm = Standardize(3)
+    x = torch.randn(5, 3, 50) * torch.tensor([1.0, 10.0, 100.0])[:, None] + torch.tensor([0.0, -5.0, 300.0])[:, None]
+    torch.testing.assert_close(norm(x), x)  # identity before fit
+    y = norm.fit(x)(x)
+    torch.testing.assert_close(y.mean(dim=(0, 2)), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.std(dim=(0, 2), unbiased=False), torch.ones(3), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("bad", [dict(delay=-1), dict(hidden=0), dict(dropout=1.0)])
+def test_audio2body_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        Audio2BodyConfig(**bad)
