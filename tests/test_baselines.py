@@ -1,5 +1,6 @@
-"""The Table 2 baselines: Audio to Body Dynamics (models/audio2body.py) with its MFCC input (sdt/audio.py).
-Shapes, parameter counts from the layer sizes, the layout each LSTM writes, the time delay, and that it learns."""
+"""The Table 2 baselines: Audio to Body Dynamics (models/audio2body.py) with its MFCC input (sdt/audio.py), and
+MoGlow (models/moglow.py).  Shapes, parameter counts from the layer sizes, that both learn, and that MoGlow's
+flow is exact (round trip, log-determinant against the brute-force Jacobian, causality, temperature 0)."""
 
 import math
 
@@ -10,10 +11,12 @@ from signals import speechlike
 
 from models.audio2body import Audio2Body, Audio2BodyConfig, audio2body_loss
 from models.blocks import Standardize
+from models.moglow import ActNorm, InvConv1x1, MoGlow, MoGlowConfig, moglow_nll
 from sdt.audio import MFCC, deltas, pose_frame_count, pose_rate_pooling
 
 CLIP = 68266  # samples of one 64-frame clip (SDT_SPEC 2.6)
 N_MEL = 427  # its mel frames (SDT_SPEC 3)
+TINY_FLOW = dict(n_points=3, n_mels=4, hidden=8, n_steps=3, n_prev=2, mel_past=1, mel_future=2)
 
 
 @pytest.fixture(autouse=True)
@@ -186,3 +189,159 @@ def test_standardize_fits_training_statistics():
 def test_audio2body_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         Audio2BodyConfig(**bad)
+
+
+# ---------------------------------------------------------------- MoGlow
+
+
+def tiny_flow(seed=0, **overrides):
+    """A tiny MoGlow in float64, ActNorm initialised on data and every parameter moved off its initial value
+    (the couplings start as near-identities with zero output layers, which would hide mistakes)."""
+    torch.manual_seed(seed)
+    model = MoGlow(MoGlowConfig(**{**TINY_FLOW, **overrides})).double()
+    mel = torch.rand(2, 4, 107, dtype=torch.float64) + 0.1  # 107 mel frames span 16 pose frames
+    poses = torch.randn(2, 16, 2, 3, dtype=torch.float64)
+    model.fit_input_stats(mel)
+    model(poses, mel)  # training mode: ActNorm's data-dependent initialisation
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return model.eval(), poses, mel
+
+
+def test_moglow_parameter_count():
+    # D = 242, n_b = 121, conditioning C = 5 previous poses * 242 + 21 audio frames * 80 mels = 1210 + 1680.
+    # Per step: ActNorm 2D = 484; 1x1 conv D^2 = 58,564 (strict L and U triangles + log s);
+    # LSTM layer 1, input 121 + C = 3011: 4*800*(3011 + 800) + 8*800 = 12,201,600;
+    # layer 2: 4*800*(800 + 800) + 8*800 = 5,126,400; output linear 800*242 + 242 = 193,842.
+    # 17,580,890 per step, 12 steps.
+    with torch.device("meta"):  # counts shapes without allocating 0.8 GB
+        model = MoGlow(MoGlowConfig())
+    assert MoGlowConfig().cond_dim == 2890
+    assert n_params(model) == 12 * 17_580_890 == 210_970_680
+
+
+def test_moglow_shapes_on_a_clip():
+    torch.manual_seed(0)
+    model = MoGlow(MoGlowConfig(hidden=8, n_steps=2))
+    mel = torch.rand(2, 80, N_MEL)
+    poses = torch.randn(2, 64, 2, 121)
+    z, logdet = model(poses, mel)
+    assert z.shape == (2, 64, 242) and logdet.shape == (2, 64)
+    assert model.nll(poses, mel).shape == ()
+    assert model.eval().sample(mel).shape == (2, 64, 2, 121)  # 427 mel frames -> 64 pose frames
+    assert model.sample(mel, n_frames=10).shape == (2, 10, 2, 121)
+
+
+def test_actnorm_data_dependent_init_gives_zero_mean_unit_variance():
+    norm = ActNorm(4)
+    x = torch.randn(8, 30, 4) * torch.tensor([0.1, 1.0, 5.0, 50.0]) + torch.tensor([3.0, -2.0, 0.0, 100.0])
+    norm.eval()(x)
+    assert not norm.initialized  # only a training batch initialises (Glow)
+    y, logdet = norm.train()(x)
+    assert norm.initialized
+    torch.testing.assert_close(y.mean(dim=(0, 1)), torch.zeros(4), atol=1e-4, rtol=0)
+    torch.testing.assert_close(y.var(dim=(0, 1), unbiased=False), torch.ones(4), atol=1e-4, rtol=0)
+    want = -torch.log(x.reshape(-1, 4).std(dim=0, unbiased=False)).sum()
+    torch.testing.assert_close(logdet, want.expand(8, 30), rtol=1e-4, atol=1e-4)
+    y2, _ = norm(x * 3)  # a second batch is transformed, not used to initialise again
+    torch.testing.assert_close(y2.var(dim=(0, 1), unbiased=False), torch.full((4,), 9.0), atol=1e-3, rtol=1e-4)
+    fresh = ActNorm(4)
+    fresh.load_state_dict(norm.state_dict())
+    assert fresh.initialized
+
+
+def test_invconv_logdet_is_the_log_determinant_of_w():
+    torch.manual_seed(3)
+    conv = InvConv1x1(6).double()
+    with torch.no_grad():
+        for p in conv.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    lower, upper = conv.factors()
+    w = conv.perm @ lower @ upper
+    x = torch.randn(2, 5, 6, dtype=torch.float64)
+    y, logdet = conv(x)
+    torch.testing.assert_close(y, torch.einsum("ij,btj->bti", w, x))
+    torch.testing.assert_close(logdet, torch.linalg.slogdet(w)[1].expand(2, 5))
+    torch.testing.assert_close(conv.inverse(y), x)
+    assert n_params(conv) == 36
+
+
+def test_moglow_round_trips_exactly():
+    model, poses, mel = tiny_flow()
+    z, _ = model(poses, mel)
+    assert (poses.reshape(2, 16, 6) - z).abs().max() > 0.1  # not the identity
+    torch.testing.assert_close(model.inverse(z, mel), poses, rtol=0, atol=1e-5)
+    zr = torch.randn(2, 16, 6, dtype=torch.float64)
+    torch.testing.assert_close(model(model.inverse(zr, mel), mel)[0], zr, rtol=0, atol=1e-5)
+
+
+def test_moglow_logdet_equals_the_brute_force_jacobian_and_is_causal():
+    model, poses, mel = tiny_flow(seed=1)
+    x = poses[:1, :5].reshape(-1)  # one clip, 5 frames: a 30 x 30 Jacobian
+
+    def flow(v):
+        return model(v.reshape(1, 5, 2, 3), mel[:1])[0].reshape(-1)
+
+    jac = torch.autograd.functional.jacobian(flow, x)  # [30, 30]: dz / dx
+    sign, logabsdet = torch.linalg.slogdet(jac)
+    assert sign != 0
+    logdet = model(x.reshape(1, 5, 2, 3), mel[:1])[1]  # [1, 5]
+    torch.testing.assert_close(logdet.sum(), logabsdet, rtol=1e-8, atol=1e-8)
+    blocks = jac.reshape(5, 6, 5, 6)
+    for t in range(5):  # z_t depends on no later frame, and frame t's block carries logdet_t
+        assert (blocks[t, :, t + 1:] == 0).all()
+        assert t == 0 or blocks[t, :, :t].abs().max() > 0  # ... but on earlier ones (previous poses, LSTM state)
+        torch.testing.assert_close(torch.linalg.slogdet(blocks[t, :, t])[1], logdet[0, t])
+
+
+def test_moglow_temperature_zero_is_deterministic_and_inverts_z_zero():
+    model, _, mel = tiny_flow(seed=2)
+    first = model.sample(mel, temperature=0.0, generator=torch.Generator().manual_seed(0))
+    second = model.sample(mel, temperature=0.0, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+    torch.testing.assert_close(first, model.inverse(torch.zeros(2, 16, 6, dtype=torch.float64), mel))
+    torch.testing.assert_close(model(first, mel)[0], torch.zeros(2, 16, 6, dtype=torch.float64), rtol=0, atol=1e-8)
+    warm = model.sample(mel, temperature=0.7, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(model.sample(mel, 0.7, torch.Generator().manual_seed(5)), warm, rtol=0, atol=0)
+    assert (warm - first).abs().max() > 1e-3
+    assert (model.sample(mel, 0.7, torch.Generator().manual_seed(6)) - warm).abs().max() > 1e-3
+
+
+def test_moglow_pose_dropout_acts_only_in_training():
+    model, poses, mel = tiny_flow(seed=4, pose_dropout=0.5)
+    torch.testing.assert_close(model(poses, mel)[0], model(poses, mel)[0], rtol=0, atol=0)  # eval
+    model.train()
+    assert (model(poses, mel)[0] - model(poses, mel)[0]).abs().max() > 1e-6
+
+
+def test_moglow_nll_units():
+    z, logdet = torch.zeros(2, 3, 4), torch.zeros(2, 3)
+    assert moglow_nll(z, logdet).item() == pytest.approx(0.5 * math.log(2 * math.pi))  # nats per value
+    logdet[:] = 12.0  # 12 nats of volume per frame of 4 values: 3 nats less per value
+    assert moglow_nll(z, logdet).item() == pytest.approx(0.5 * math.log(2 * math.pi) - 3)
+
+
+def test_moglow_learns():
+    torch.manual_seed(0)
+    model = MoGlow(MoGlowConfig(n_points=4, n_mels=8, hidden=16, n_steps=2, n_prev=2, mel_past=1, mel_future=1))
+    mel = torch.rand(16, 8, 107) ** 4 * 10
+    model.fit_input_stats(mel)
+    audio = model.mel_norm(model.pose_rate_mel(mel, 16)).transpose(1, 2)  # [16, 16, 8]: what the flow hears
+    mix = torch.randn(8, 8) / math.sqrt(8)
+    poses = (torch.tanh(audio @ mix.T) + 0.05 * torch.randn(16, 16, 8)).reshape(16, 16, 2, 4)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        loss = model.nll(poses, mel)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.75  # nats per value
+
+
+@pytest.mark.parametrize("bad", [dict(n_steps=0), dict(n_prev=-1), dict(pose_dropout=1.0)])
+def test_moglow_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        MoGlowConfig(**bad)
