@@ -55,9 +55,18 @@ LSTM_FLOPS = {torch.ops.aten.mkldnn_rnn_layer: lstm_layer_flops,
               torch.ops.aten.mkldnn_rnn_layer_backward: lstm_layer_backward_flops}
 
 
-def audio2body_step(batch, generator):
+# name -> (network at release size, its audio features, loss(network, features, poses))
+MODELS = {
+    "audio2body": (lambda: Audio2Body(Audio2BodyConfig()), MFCC, lambda net, x, poses: audio2body_loss(net(x), poses)),
+    "moglow": (lambda: MoGlow(MoGlowConfig()), MelSpectrogram, lambda net, x, poses: net.nll(poses, x)),
+}
+
+
+def make_step(name, batch, generator):
+    """-> (network, step()): one training step on a fixed random batch, returning the loss."""
+    build, features_class, loss_fn = MODELS[name]
     torch.manual_seed(0)
-    model, features = Audio2Body(Audio2BodyConfig()), MFCC()
+    model, features = build(), features_class()
     audio = torch.randn(batch, CLIP, generator=generator) * 0.1
     poses = torch.randn(batch, 64, 2, 121, generator=generator)
     model.fit_input_stats(features(audio))
@@ -65,8 +74,8 @@ def audio2body_step(batch, generator):
 
     def step():
         with torch.no_grad():
-            mfcc = features(audio)  # (B, 28, 64)
-        loss = audio2body_loss(model(mfcc), poses)
+            x = features(audio)  # MFCC (B, 28, 64) or mel (B, 80, 427)
+        loss = loss_fn(model, x, poses)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -75,27 +84,6 @@ def audio2body_step(batch, generator):
     return model, step
 
 
-def moglow_step(batch, generator):
-    torch.manual_seed(0)
-    model, features = MoGlow(MoGlowConfig()), MelSpectrogram()
-    audio = torch.randn(batch, CLIP, generator=generator) * 0.1
-    poses = torch.randn(batch, 64, 2, 121, generator=generator)
-    model.fit_input_stats(features(audio))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-    def step():
-        with torch.no_grad():
-            mel = features(audio)  # (B, 80, 427)
-        loss = model.nll(poses, mel)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return model, step
-
-
-STEPS = {"audio2body": audio2body_step, "moglow": moglow_step}
 
 
 def main():
@@ -103,7 +91,7 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
-    ap.add_argument("--models", default=",".join(STEPS))
+    ap.add_argument("--models", default=",".join(MODELS))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -113,7 +101,7 @@ def main():
     print(f"fp32 matmul 2048 x 2048: {rates[0]:.1f} GFLOP/s", flush=True)
     rows = []
     for name in args.models.split(","):
-        model, step = STEPS[name](args.batch, torch.Generator().manual_seed(1))
+        model, step = make_step(name, args.batch, torch.Generator().manual_seed(1))
         times = []
         for _ in range(args.steps + 1):
             start = time.perf_counter()
