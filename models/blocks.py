@@ -3,8 +3,10 @@
 Every network of the paper (audio encoder, generator U-Net and decoder, motion discriminator, pose VAE) is a
 stack of ``ConvNormRelu``.  Its submodules are named ``conv`` and ``norm`` as in the authors' release, so
 release keys ``<layer>.conv.weight`` / ``<layer>.norm.{weight,bias,running_mean,...}`` load without renaming.
+``Standardize`` is the fixed input normalisation of the recurrent baselines (Audio2Body, MoGlow).
 """
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -60,3 +62,28 @@ class ConvNormRelu(nn.Module):
 
     def forward(self, x):  # (B, C_in, T) or (B, C_in, H, W)
         return self.act(self.norm(self.conv(x)))
+
+
+class Standardize(nn.Module):
+    """x [B, C, T] -> (x - mean) / std per channel, with statistics of the training set.
+
+    ``mean`` and ``std`` [C] are persistent buffers (a checkpoint carries them), identity until :meth:`fit`
+    sets them once from training features before training: an LSTM's gates saturate on raw dB-scale inputs
+    (MFCC c0 is in the hundreds), and fixed statistics keep evaluation independent of the batch.
+    """
+
+    def __init__(self, channels, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(channels))
+        self.register_buffer("std", torch.ones(channels))
+
+    @torch.no_grad()
+    def fit(self, x):  # (N, C, T): training features
+        flat = x.transpose(0, 1).reshape(x.shape[1], -1).to(torch.float64)  # (C, N T)
+        self.mean.copy_(flat.mean(dim=1))
+        self.std.copy_(flat.std(dim=1, unbiased=False) + self.eps)
+        return self
+
+    def forward(self, x):  # (B, C, T)
+        return (x - self.mean[:, None].to(x.dtype)) / self.std[:, None].to(x.dtype)

@@ -21,6 +21,7 @@ KEEP_121 = np.r_[0, 2:8, 15, 16, 25:137]  # the 137-indices of the 121 model poi
 assert len(KEEP_122) == 122 and len(KEEP_121) == N_121
 
 # Indices in the 121-point layout
+M_BODY = slice(0, 9)  # nose, shoulders, elbows, wrists, eyes
 M_RWRIST, M_LWRIST = 3, 6
 M_FACE = slice(9, 79)
 M_NOSE_TIP = 39  # face point 30

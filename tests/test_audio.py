@@ -2,19 +2,12 @@
 
 import numpy as np
 import torch
+from signals import speechlike
 
 from sdt.audio import MelSpectrogram, mel_filterbank
 
 CLIP = 68266  # int(64 * 16000 / 15) samples: one 64-frame clip
 MEL_ARGS = dict(sr=16000, n_fft=512, n_mels=80, fmin=55, fmax=7500, htk=True, norm=None)
-
-
-def speechlike(n, seed=0):
-    """A chirp with bursts and noise: energy moving across the mel bands, silence, and sharp onsets."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / 16000
-    wav = np.sin(2 * np.pi * (100 + 800 * t) * t) * (np.sin(2 * np.pi * 3 * t) > 0)
-    return (0.5 * wav + 0.05 * rng.standard_normal(n)).astype(np.float32)
 
 
 def test_filterbank_equals_librosa():
