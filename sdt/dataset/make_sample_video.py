@@ -77,11 +77,11 @@ SENTENCES = (
 # Gesture templates: (upper arms (right, left), forearms (right, left), head roll) in degrees from straight down,
 # positive away from the body; then the stroke: what one full-loudness stroke adds to each.
 TEMPLATES = {
-    "rest": (((20, 20), (35, 35), 0), ((0, 0), (8, 8), 1.5)),
+    "rest": (((20, 20), (45, 45), 0), ((0, 0), (8, 8), 1.5)),
     "open": (((50, 50), (100, 100), 0), ((10, 10), (22, 22), 0)),
-    "beat_right": (((25, 20), (-30, 35), -2), ((5, 0), (-30, 0), -2)),
-    "point_left": (((20, 80), (35, 85), 4), ((0, 8), (0, -12), 0)),
-    "together": (((25, 25), (-55, -55), 0), ((4, 4), (-15, -15), 2)),
+    "beat_right": (((25, 20), (-30, 45), -2), ((5, 0), (-30, 0), -2)),
+    "point_left": (((20, 80), (45, 85), 4), ((0, 8), (0, -12), 0)),
+    "front": (((25, 25), (-40, -15), 0), ((4, 4), (-12, -12), 2)),
     "shrug": (((40, 40), (135, 135), 6), ((6, 6), (15, 15), 3)),
 }
 PHRASE_SECONDS = (4.0, 7.0)  # a phrase's duration is uniform in this range

@@ -10,9 +10,11 @@ Holistic in tracking mode on every frame (sdt.detect's detector: the same one th
 - ``mouth_r``: Pearson correlation of the detected mouth opening (inner lip centres, face points 62 and 66) with
   the speech's loudness envelope (RMS per frame, 80 ms Gaussian smoothing);
 - ``template_nn`` and ``template_chance``: with the per-frame template labels, one-second windows that lie
-  inside one phrase (transition done) are described by the mean and spread of their arm keypoints (neck-relative,
-  in shoulder widths); a window's nearest neighbour among the windows of *other* phrases has the same template
-  this often, against ``template_chance``, the rate for a neighbour drawn at random from those windows.
+  inside one phrase (transition done) with a complete person are described by the mean and spread of their arm
+  keypoints (neck-relative, in shoulder widths); for each window whose template also occurs in another phrase,
+  its nearest neighbour among the windows of *other* phrases has the same template this often
+  (``template_windows`` windows), against ``template_chance``, the rate for a neighbour drawn at random from
+  those windows.
 """
 
 import subprocess
@@ -97,11 +99,14 @@ def template_nn(pose, valid, phrase, template, weight, fps=15, window_s=1.0, str
     feats = window_features(pose, starts, length)
     ph, tp = phrase[starts], template[starts]
     dist = np.linalg.norm(feats[:, None] - feats[None], axis=2)
-    dist[ph[:, None] == ph[None]] = np.inf  # neighbours from other phrases only
-    has = np.isfinite(dist).any(axis=1)
+    other = ph[:, None] != ph[None]  # neighbours from other phrases only
+    dist[~other] = np.inf
+    has = (other & (tp[:, None] == tp[None])).any(axis=1)  # its template has windows in another phrase
+    if not has.any():
+        return float("nan"), float("nan"), 0
     nearest = dist.argmin(axis=1)
     acc = float((tp[nearest] == tp)[has].mean())
-    chance = float(np.mean([(tp[ph != ph[i]] == tp[i]).mean() for i in np.flatnonzero(has)]))
+    chance = float(np.mean([(tp[other[i]] == tp[i]).mean() for i in np.flatnonzero(has)]))
     return acc, chance, int(has.sum())
 
 
@@ -114,8 +119,9 @@ def frame_labels(video, n_frames, fps=15):
     return rows["phrase"].to_numpy(), rows["template"].to_numpy(), rows["weight"].to_numpy()
 
 
-def measure(video, fps=15):
-    """The QC figures of one sample video (module doc) as a dict, plus the detections under 'pose', 'found'."""
+def measure(video, fps=15, window_s=1.0):
+    """The QC figures of one sample video (module doc; ``window_s``: the template windows' length) as a dict,
+    plus the detections under 'pose' [T, 3, 137] and 'found' [T, 4]."""
     pose, found = detect(video, fps)
     n = len(pose)
     env = envelope(video, n, fps)
@@ -126,7 +132,7 @@ def measure(video, fps=15):
     out["mouth_r"] = mouth_correlation(pose, found[:, 1], env)
     phrase, template, weight = frame_labels(video, n, fps)
     out["template_nn"], out["template_chance"], out["template_windows"] = template_nn(
-        pose, valid, phrase, template, weight, fps)
+        pose, valid, phrase, template, weight, fps, window_s, stride=max(1, int(fps * window_s) // 5))
     out["pose"], out["found"] = pose, found
     return out
 
