@@ -85,10 +85,10 @@ TEMPLATES = {
     "beat_right": (((25, 20), (-15, 45), -2), ((5, 0), (-20, 0), -2)),
     "point_left": (((20, 80), (45, 85), 4), ((0, 8), (0, -12), 0)),
     "raise_left": (((20, 30), (45, 160), -3), ((0, 5), (0, 15), 0)),
-    "shrug": (((40, 40), (135, 135), 6), ((6, 6), (15, 15), 3)),
+    "shrug": (((40, 40), (125, 125), 6), ((6, 6), (12, 12), 3)),
 }
 PHRASE_SECONDS = (4.0, 7.0)  # a phrase's duration is uniform in this range
-TRANSITION_S = 1.2  # eased change of template at the start of a phrase
+TRANSITION_S = 1.5  # eased change of template at the start of a phrase
 STROKE_S = (0.25, 0.15)  # a stroke's pulse rises over the first, falls over the second, around a loudness peak
 JAW_OPEN = 0.09  # jaw opening at full loudness, in face heights
 SWAY_DEG = 3.0  # slow idle sway of every joint (makes rest alive)
