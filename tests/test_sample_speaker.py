@@ -1,8 +1,8 @@
 """The bundled sample speaker (sdt.dataset.make_sample_video, sample_rig, sample_qc): the real photo, real
 espeak-ng speech, real ffmpeg and real MediaPipe detections.
 
-Videos: three of 3 s (seed 0 twice for determinism, the next video index once) and one of 20 s with short
-phrases (1.5-2.5 s, so that about ten phrases repeat templates within it) that MediaPipe Holistic measures at
+Videos: three of 3 s (seed 0 twice for determinism, the next video index once) and one of 24 s with short
+phrases (2.5-3.5 s, so that some of its eight phrases repeat a template) that MediaPipe Holistic measures at
 15 fps, as the dataset stages do.  The workflow makes 44 s videos with 4-7 s phrases (figures in the README)."""
 
 import subprocess
@@ -17,6 +17,7 @@ from sdt.dataset.make_sample_video import (
     AUDIO_RATE,
     FPS,
     TEMPLATES,
+    TRANSITION_S,
     labels_path,
     loudness_envelope,
     make_sample_video,
@@ -31,7 +32,7 @@ from sdt.errors import InputError
 from sdt.media import ffmpeg_exe, probe, read_audio
 
 SECONDS = 3
-QC_SECONDS = 20
+QC_SECONDS = 24
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def videos(messi_photo, espeak, tmp_path_factory):
 @pytest.fixture(scope="module")
 def qc(messi_photo, espeak, tmp_path_factory):
     video = tmp_path_factory.mktemp("qc") / "sample00.mp4"
-    make_sample_video(messi_photo, video, QC_SECONDS, seed=0, index=0, espeak=espeak, phrase_seconds=(1.5, 2.5))
+    make_sample_video(messi_photo, video, QC_SECONDS, seed=0, index=0, espeak=espeak, phrase_seconds=(2.5, 3.5))
     return measure(video, fps=15, window_s=0.6)  # phrases are short here
 
 
@@ -140,7 +141,8 @@ def test_phrase_plan():
     seq = template[np.concatenate([[0], starts])]
     assert (np.diff(seq) != 0).all()  # never the same template twice in a row
     assert sorted(seq[: len(TEMPLATES)]) == list(range(len(TEMPLATES)))  # all before any repeats
-    assert weight[0] == 1 and (weight[starts] == 0).all() and (weight[starts[:-1] + FPS] == 1).all()
+    ramp = int(round(TRANSITION_S * FPS))
+    assert weight[0] == 1 and (weight[starts] == 0).all() and (weight[starts[:-1] + ramp] == 1).all()
     again = plan_phrases(40 * FPS, np.random.default_rng(3), (2.0, 3.0))
     assert all((x == y).all() for x, y in zip((phrase, template, weight), again, strict=True))
 
