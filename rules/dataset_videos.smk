@@ -8,6 +8,7 @@ rule make_sample_video:
         photo=config["sample"]["photo"],
     output:
         video="results/{speaker}/source/{video}.mp4",
+        templates="results/{speaker}/source/{video}.templates.csv",
     log:
         "logs/make_sample_video/{speaker}/{video}.log",
     wildcard_constraints:
@@ -22,6 +23,7 @@ rule make_sample_video:
         code=code("make_sample_video"),
         seconds=config["sample"]["seconds"],
         seed=config["sample"]["seed"],
+        phrase_seconds=config["sample"]["phrase_seconds"],
     script:
         "../workflow_scripts/make_sample_video.py"
 

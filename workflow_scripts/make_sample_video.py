@@ -1,7 +1,8 @@
 """Rule make_sample_video: one video of the bundled sample speaker (sdt.dataset.make_sample_video).
 
-The photo seen by a virtual camera that pans, zooms and rolls with the loudness of espeak-ng speech; 1280x720,
-25 fps, H.264 + AAC.  Deterministic in (seed, the number at the end of {video}), so sample00 and sample01 differ.
+The photo's person, cut into layers and re-posed: gesture-template phrases whose strokes follow the loudness of
+espeak-ng speech, the jaw opening with it; 1280x720, 25 fps, H.264 + AAC, plus the per-frame template labels.
+Deterministic in (seed, the number at the end of {video}), so sample00 and sample01 differ.
 """
 
 import logging
@@ -17,4 +18,6 @@ make_sample_video(
     seed=snakemake.params.seed,
     index=video_index(snakemake.wildcards.video),
     threads=snakemake.threads,
+    labels=snakemake.output.templates,
+    phrase_seconds=tuple(snakemake.params.phrase_seconds),
 )

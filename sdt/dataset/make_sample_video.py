@@ -1,18 +1,30 @@
-"""The bundled sample speaker: a deterministic video of a "person speaking", made from one photo and espeak-ng.
+"""Rule make_sample_video: the bundled sample speaker, a real photo's person who gestures while espeak-ng speaks.
+
+Photo: ``messi5.jpg`` from Debian's ``opencv-doc`` package (OpenCV's sample data,
+usr/share/doc/opencv-doc/examples/data/messi5.jpg, 548x342; a press photo of Lionel Messi watermarked
+"WEEKmedia", distributed by OpenCV under its own BSD/Apache licence with no separate licence for the picture):
+envs/setup.sh extracts it, it is never committed.  MediaPipe Holistic finds body, face and both hands on it.
+
+Picture: the person is cut into layers and re-posed frame by frame (sdt.dataset.sample_rig): upper arms rotate
+about the shoulders, forearms with the hands about the elbows, the head rolls about the neck and the jaw opens,
+over the inpainted background; framed head to waist at 1280x720, 25 fps.
+
+Motion with known structure: the video is a sequence of gesture phrases of ``phrase_seconds`` each.  Every phrase
+takes one of the TEMPLATES (chosen by the seed, independently of the speech; every template is used before one
+repeats, never twice in a row); the first TRANSITION_S of a phrase eases from the previous template's pose.
+Within a phrase the speech drives the strokes: each loudness peak (about one per stressed syllable) adds a short
+raised-cosine pulse, scaled by the peak's loudness, along the template's stroke direction; the jaw opens with the
+speech envelope.  The template of every frame goes to ``<video>.templates.csv`` (columns frame, time, phrase,
+template, weight: 1 inside a phrase, rising from 0 to 1 during its transition); the workflow never reads it.
 
 Speech: sentences from a fixed list, spoken by espeak-ng with per-sentence speed and pitch, separated by pauses,
-cut or padded to exactly ``seconds``.  Picture: the photo (resources/messi5.jpg, 548x342) seen through a virtual
-camera that pans, zooms and rolls a few degrees, letterboxed (never stretched: stretching breaks MediaPipe) into
-1280x720 at 25 fps.  The camera moves like a hand-held camera on a speaker who gestures while talking: its wobble
-is scaled by the smoothed loudness of the speech, so motion energy follows loudness and stops in the pauses, and
-it zooms in slowly while a sentence is spoken.  The camera window never leaves the photo, always shows both
-hands, and moves slowly enough that MediaPipe Holistic finds body, face and both hands on every frame (3 x 44 s
-checked at 15 fps): a single frame without them would drop every 64-frame clip that contains it.
+cut or padded to exactly ``seconds``.
 
-Deterministic: the same (seed, index) gives the same bytes with the same ffmpeg build (x264 and the AAC encoder
-are deterministic); another ffmpeg version may encode differently.
+Deterministic: the same (seed, index) gives the same bytes on the same machine (MediaPipe's CPU inference, x264
+and ffmpeg's AAC encoder are deterministic); another ffmpeg or MediaPipe build may give other bytes.
 """
 
+import io
 import itertools
 import logging
 import re
@@ -24,20 +36,22 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import soundfile
 from scipy.ndimage import gaussian_filter1d
-from scipy.signal import resample_poly
+from scipy.signal import find_peaks, resample_poly
 from tqdm import tqdm
 
+from sdt.dataset.sample_rig import SIZE, Pose, Rig
 from sdt.errors import InputError
-from sdt.io import atomic_path
-from sdt.media import ffmpeg_exe, speak, stderr_tail
+from sdt.io import atomic_path, write_csv
+from sdt.media import ffmpeg_exe, stderr_tail
 
 log = logging.getLogger(__name__)
 
 FPS = 25
-SIZE = (1280, 720)  # output width, height
 AUDIO_RATE = 44100  # a camera-like rate, so the later 16 kHz resampling has real work
+VOICE = "en-us"
 SENTENCES = (
     "Good evening, and thank you all for coming out tonight.",
     "I want to talk about something that matters to every one of us.",
@@ -60,20 +74,43 @@ SENTENCES = (
     "We learn the most from the people who see the world differently.",
     "Thank you very much, and enjoy the rest of the evening.",
 )
-MAX_ROLL_DEG = 3.0  # camera roll at full loudness
-# window = photo / zoom; zooms in by up to 5 % while a sentence is spoken.  3 degrees of roll need zoom >= 1.09 on
-# a 548x342 photo (a rolled corner would leave it); KEEP_X below needs zoom <= 1.15.
-ZOOM_BASE, ZOOM_SPEECH = 1.09, 0.05
-PAN_FRACTION = 0.8  # of the free room that the window has to pan
-# Horizontal span of the photo (fractions of its width) that stays in view.  messi5.jpg's hands lie at 13-19 %
-# and 63-69 % of its width; MediaPipe loses a hand cut by the picture's edge, or one right next to it.
-KEEP_X = (0.08, 0.75)
+# Gesture templates: (upper arms (right, left), forearms (right, left), head roll) in degrees from straight down,
+# positive away from the body; then the stroke: what one full-loudness stroke adds to each.  Chosen by measuring
+# MediaPipe on rendered poses and strokes: both forearms across the body ("hands together", a hand over the shorts
+# or the other hand) lost a hand on 10-60 % of frames, 'open' with forearms at 100 (+22) on 13 %, a right beat
+# at -30 (-30) on 5-12 %; these are the tamer variants, each at 95-100 %.
+TEMPLATES = {
+    "rest": (((20, 20), (45, 45), 0), ((0, 0), (8, 8), 1.5)),
+    "open": (((50, 50), (90, 90), 0), ((10, 10), (15, 15), 0)),
+    "beat_right": (((25, 20), (-15, 45), -2), ((5, 0), (-20, 0), -2)),
+    "point_left": (((20, 80), (45, 85), 4), ((0, 8), (0, -12), 0)),
+    "raise_left": (((20, 30), (45, 160), -3), ((0, 5), (0, 15), 0)),
+    "shrug": (((40, 40), (125, 125), 6), ((6, 6), (12, 12), 3)),
+}
+PHRASE_SECONDS = (4.0, 7.0)  # a phrase's duration is uniform in this range
+TRANSITION_S = 1.5  # eased change of template at the start of a phrase
+STROKE_S = (0.25, 0.15)  # a stroke's pulse rises over the first, falls over the second, around a loudness peak
+JAW_OPEN = 0.09  # jaw opening at full loudness, in face heights
+SWAY_DEG = 3.0  # slow idle sway of every joint (makes rest alive)
 
 
 def video_index(name):
     """The number at the end of a video wildcard: 'sample03' -> 3 (0 when there is none)."""
     match = re.search(r"(\d+)$", str(name))
     return int(match.group(1)) if match else 0
+
+
+def speak(text, speed, pitch, espeak="espeak-ng"):
+    """One sentence from espeak-ng: (float32 mono samples, sample rate)."""
+    cmd = [espeak, "-v", VOICE, "-s", str(speed), "-p", str(pitch), "--stdout", text]
+    try:
+        proc = subprocess.run(cmd, capture_output=True)
+    except FileNotFoundError as e:
+        raise RuntimeError(f"{espeak} is not installed: apt-get install espeak-ng (envs/setup.sh does)") from e
+    if proc.returncode != 0 or not proc.stdout:
+        raise RuntimeError(f"espeak-ng failed on {text!r}: {stderr_tail(proc.stderr)}")
+    samples, rate = soundfile.read(io.BytesIO(proc.stdout), dtype="float32")
+    return samples, rate
 
 
 def synthesize_speech(seconds, rng, rate=AUDIO_RATE, espeak="espeak-ng"):
@@ -97,93 +134,101 @@ def loudness_envelope(audio, rate, n_frames, fps=FPS, sigma_s=0.08):
     edges = np.minimum(np.round(np.arange(n_frames + 1) * rate / fps).astype(int), len(audio))
     energy = np.concatenate([[0.0], np.cumsum(np.asarray(audio, np.float64) ** 2)])[edges]
     rms = np.sqrt(np.diff(energy) / np.maximum(np.diff(edges), 1))
-    smooth = gaussian_filter1d(rms, sigma_s * fps, mode="nearest")
+    smooth = gaussian_filter1d(rms, sigma_s * fps, mode="nearest") if sigma_s > 0 else rms
     top = np.percentile(smooth, 95)
     return np.clip(smooth / top, 0.0, 1.0) if top > 0 else np.zeros(n_frames)
 
 
-def _wobble(rng, t):
-    """A smooth random signal in [-1, 1]: two sinusoids of 0.4-1.4 Hz with random phases.  Faster camera moves
-    make MediaPipe Holistic lose a hand now and then (its hand crops follow the smoothed, lagging pose)."""
-    f1, f2 = rng.uniform(0.4, 0.8), rng.uniform(0.9, 1.4)
-    p1, p2 = rng.uniform(0, 2 * np.pi, size=2)
-    return 0.6 * np.sin(2 * np.pi * f1 * t + p1) + 0.4 * np.sin(2 * np.pi * f2 * t + p2)
+def plan_phrases(n_frames, rng, phrase_seconds=PHRASE_SECONDS, fps=FPS):
+    """Per frame (phrase id [T] int, template index [T] int into TEMPLATES, weight [T] float).
+
+    Phrase durations are uniform in ``phrase_seconds``; the templates are rounds of random permutations (every
+    template once before any repeats, never twice in a row); weight eases 0 -> 1 over the first TRANSITION_S of
+    every phrase but the first (the change from the previous phrase's template)."""
+    bounds = [0]
+    while bounds[-1] < n_frames:
+        bounds.append(bounds[-1] + max(1, int(round(rng.uniform(*phrase_seconds) * fps))))
+    sequence = []
+    while len(sequence) < len(bounds) - 1:
+        perm = list(rng.permutation(len(TEMPLATES)))
+        if sequence and perm[0] == sequence[-1]:
+            perm = perm[1:] + perm[:1]
+        sequence += perm
+    phrase = np.zeros(n_frames, int)
+    weight = np.ones(n_frames)
+    n_trans = max(1, int(round(TRANSITION_S * fps)))
+    for k in range(1, len(bounds) - 1):
+        phrase[bounds[k]:] = k
+        ramp = np.arange(min(n_trans, n_frames - bounds[k])) / n_trans
+        weight[bounds[k]:bounds[k] + len(ramp)] = 0.5 - 0.5 * np.cos(np.pi * ramp)
+    return phrase, np.array(sequence)[phrase], weight
 
 
-def camera_path(loudness, photo_size, rng, fps=FPS):
-    """Per frame (zoom, centre x, centre y, roll in degrees) of the camera window over the photo.
-
-    The window has the photo's aspect ratio and size ``photo / zoom``; centre and roll wobble with an amplitude
-    proportional to loudness, inside the room that keeps the rolled window within the photo and the span KEEP_X
-    of the photo within the window.
-    """
-    w, h = photo_size
-    t = np.arange(len(loudness)) / fps
-    wx, wy, wr = (_wobble(rng, t) for _ in range(3))
-    zoom = ZOOM_BASE + ZOOM_SPEECH * gaussian_filter1d(loudness, 0.5 * fps, mode="nearest")
-    roll = MAX_ROLL_DEG * loudness * wr
-    half_w, half_h = w / 2 / zoom, h / 2 / zoom
-    sin = np.sin(np.radians(MAX_ROLL_DEG))
-    # where the centre may be: the rolled window's corners inside the photo, the KEEP_X span inside the window
-    lo_x = np.maximum(half_w + half_h * sin, KEEP_X[1] * w - half_w + half_h * sin)
-    hi_x = np.minimum(w - half_w - half_h * sin, KEEP_X[0] * w + half_w - half_h * sin)
-    room_y = h / 2 - half_h - half_w * sin
-    if (hi_x < lo_x).any() or (room_y < 0).any():
-        raise ValueError(f"a {w}x{h} photo leaves no room for the camera: change ZOOM_BASE, ZOOM_SPEECH, KEEP_X")
-    cx = (lo_x + hi_x) / 2 + PAN_FRACTION * (hi_x - lo_x) / 2 * loudness * wx
-    cy = h / 2 + PAN_FRACTION * room_y * loudness * wy
-    return np.stack([zoom, cx, cy, roll], axis=1)  # (T, 4)
+def stroke_signal(envelope, fps=FPS):
+    """Per frame in [0, 1]: a raised-cosine pulse at every loudness peak (about one per stressed syllable), as
+    high as the peak; where pulses overlap the larger wins."""
+    peaks, _ = find_peaks(envelope, height=0.25, prominence=0.1, distance=max(1, int(0.25 * fps)))
+    t = np.arange(len(envelope)) / fps
+    out = np.zeros(len(envelope))
+    for p in peaks:
+        dt = t - p / fps
+        width = np.where(dt < 0, STROKE_S[0], STROKE_S[1])
+        pulse = np.where(np.abs(dt) < width, 0.5 + 0.5 * np.cos(np.pi * dt / width), 0.0)
+        out = np.maximum(out, envelope[p] * pulse)
+    return out
 
 
-def render_frame(photo, zoom, cx, cy, roll, size=SIZE):
-    """The camera's view of ``photo`` (BGR), letterboxed into a black ``size`` canvas: (H, W, 3) uint8."""
-    h, w = photo.shape[:2]
-    out_w, out_h = size
-    content_w = min(out_w, int(round(out_h * w / h / 2)) * 2)  # the photo's aspect ratio, even width
-    content_h = int(round(content_w * h / w))
-    scale = zoom * content_w / w
-    m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(roll), float(scale))
-    m[:, 2] += (content_w / 2 - cx, content_h / 2 - cy)  # window centre -> content centre
-    view = cv2.warpAffine(photo, m, (content_w, content_h), flags=cv2.INTER_LINEAR)  # window inside photo
-    canvas = np.zeros((out_h, out_w, 3), np.uint8)
-    x0, y0 = (out_w - content_w) // 2, (out_h - content_h) // 2
-    canvas[y0 : y0 + content_h, x0 : x0 + content_w] = view
-    return canvas
+def _template_arrays():
+    """(rest poses [K, 5], strokes [K, 5]): per template upper R, L, fore R, L, head."""
+    rows = [[*a[0], *a[1], a[2]] for a, _ in TEMPLATES.values()], [[*s[0], *s[1], s[2]] for _, s in
+                                                                   TEMPLATES.values()]
+    return np.array(rows[0], float), np.array(rows[1], float)
+
+
+def pose_track(envelope, phrase, template, weight, rng, fps=FPS):
+    """Per frame joint angles [T, 5] (upper R, L, fore R, L, head roll; degrees) and jaw opening [T]."""
+    rest, stroke = _template_arrays()
+    prev = np.concatenate([[template[0]], template[:-1]])
+    changed = np.flatnonzero(np.diff(phrase)) + 1  # first frame of each phrase after the first
+    before = template.copy()
+    for k, start in enumerate(changed):
+        end = changed[k + 1] if k + 1 < len(changed) else len(template)
+        before[start:end] = prev[start]
+    w = weight[:, None]
+    base = w * rest[template] + (1 - w) * rest[before]
+    push = w * stroke[template] + (1 - w) * stroke[before]
+    t = np.arange(len(envelope)) / fps
+    freq, phase = rng.uniform(0.15, 0.4, size=5), rng.uniform(0, 2 * np.pi, size=5)
+    sway = SWAY_DEG * np.sin(2 * np.pi * freq * t[:, None] + phase)
+    angles = base + push * stroke_signal(envelope, fps)[:, None] + sway
+    return angles, JAW_OPEN * envelope
 
 
 def _encoder(path, wav, n_threads):
     width, height = SIZE
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-           "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-framerate", str(FPS), "-i", "-",
-           "-i", str(wav), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "libx264", "-preset", "veryfast",
-           "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-threads", str(n_threads),
-           "-movflags", "+faststart", str(path)]
-    return cmd
+    return [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-framerate", str(FPS), "-i", "-",
+            "-i", str(wav), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "libx264", "-preset", "veryfast",
+            "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-threads", str(n_threads),
+            "-movflags", "+faststart", str(path)]
 
 
-def make_sample_video(photo, video, seconds, seed, index=0, threads=0, espeak="espeak-ng"):
-    """Write the sample speaker's video ``video`` (mp4: 1280x720, 25 fps H.264 + AAC), deterministic in
-    (seed, index): the index (from 'sample03') makes every video of a speaker different."""
-    if not seconds > 0:
-        raise ValueError(f"seconds must be positive, got {seconds}")
-    image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(photo, "not a readable image")
-    rng = np.random.default_rng([int(seed), int(index)])
-    start = time.perf_counter()
-    audio = synthesize_speech(seconds, rng, espeak=espeak)
-    n_frames = int(round(seconds * FPS))
-    cams = camera_path(loudness_envelope(audio, AUDIO_RATE, n_frames), image.shape[1::-1], rng)
-    log.info("speech: %.1f s in %.1f s; rendering %d frames", seconds, time.perf_counter() - start, n_frames)
+def labels_path(video):
+    """Where the per-frame template labels of ``video`` go: results/.../source/sample00.templates.csv."""
+    return Path(video).with_suffix(".templates.csv")
+
+
+def _encode(frames, n_frames, audio, video, threads, start):
+    """Pipe the rendered frames and the speech into ffmpeg; writes ``video`` atomically."""
     with tempfile.TemporaryDirectory() as tmp, atomic_path(video, suffix=".mp4") as out:
         wav = Path(tmp) / "speech.wav"
         soundfile.write(wav, audio, AUDIO_RATE, subtype="PCM_16")
         with open(Path(tmp) / "ffmpeg.err", "w+b") as err:
             proc = subprocess.Popen(_encoder(out, wav, threads), stdin=subprocess.PIPE, stderr=err)
             try:
-                for i, cam in enumerate(tqdm(cams, desc=f"render {Path(video).name}", unit="frame",
-                                             disable=None, mininterval=5)):
-                    proc.stdin.write(render_frame(image, *cam).tobytes())
+                for i, frame in enumerate(tqdm(frames, total=n_frames, desc=f"render {Path(video).name}",
+                                               unit="frame", disable=None, mininterval=5)):
+                    proc.stdin.write(frame.tobytes())
                     if (i + 1) % 250 == 0:
                         log.info("frame %d/%d (%.1f s)", i + 1, n_frames, time.perf_counter() - start)
                 proc.stdin.close()
@@ -195,4 +240,31 @@ def make_sample_video(photo, video, seconds, seed, index=0, threads=0, espeak="e
             if proc.wait() != 0:
                 err.seek(0)
                 raise RuntimeError(f"ffmpeg could not encode {video}: {stderr_tail(err.read())}")
+
+
+def make_sample_video(photo, video, seconds, seed, index=0, threads=0, espeak="espeak-ng", labels=None,
+                      phrase_seconds=PHRASE_SECONDS):
+    """Write the sample speaker's video ``video`` (mp4: 1280x720, 25 fps H.264 + AAC) and its per-frame template
+    labels ``labels`` (default :func:`labels_path`), deterministic in (seed, index): the index (from
+    'sample03') makes every video of a speaker different."""
+    if not seconds > 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(photo, "not a readable image")
+    start = time.perf_counter()
+    rig = Rig(image, source=photo)
+    rng = np.random.default_rng([int(seed), int(index)])
+    audio = synthesize_speech(seconds, rng, espeak=espeak)
+    n_frames = int(round(seconds * FPS))
+    envelope = loudness_envelope(audio, AUDIO_RATE, n_frames, sigma_s=0.04)
+    phrase, template, weight = plan_phrases(n_frames, rng, phrase_seconds)
+    angles, jaw = pose_track(envelope, phrase, template, weight, rng)
+    log.info("rig and speech: %.1f s; rendering %d frames", time.perf_counter() - start, n_frames)
+    frames = (rig.render(Pose(tuple(a[0:2]), tuple(a[2:4]), a[4], j)) for a, j in zip(angles, jaw, strict=True))
+    _encode(frames, n_frames, audio, video, threads, start)
+    names = np.array(list(TEMPLATES))
+    write_csv(labels or labels_path(video), pd.DataFrame({
+        "frame": np.arange(n_frames), "time": np.round(np.arange(n_frames) / FPS, 4), "phrase": phrase,
+        "template": names[template], "weight": np.round(weight, 4)}))
     log.info("wrote %s (%d frames, %.1f s) in %.1f s", video, n_frames, seconds, time.perf_counter() - start)
