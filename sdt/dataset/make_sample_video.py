@@ -24,7 +24,6 @@ Deterministic: the same (seed, index) gives the same bytes on the same machine (
 and ffmpeg's AAC encoder are deterministic); another ffmpeg or MediaPipe build may give other bytes.
 """
 
-import io
 import itertools
 import logging
 import re
@@ -45,13 +44,12 @@ from tqdm import tqdm
 from sdt.dataset.sample_rig import SIZE, Pose, Rig
 from sdt.errors import InputError
 from sdt.io import atomic_path, write_csv
-from sdt.media import ffmpeg_exe, stderr_tail
+from sdt.media import ffmpeg_exe, speak, stderr_tail
 
 log = logging.getLogger(__name__)
 
 FPS = 25
 AUDIO_RATE = 44100  # a camera-like rate, so the later 16 kHz resampling has real work
-VOICE = "en-us"
 SENTENCES = (
     "Good evening, and thank you all for coming out tonight.",
     "I want to talk about something that matters to every one of us.",
@@ -98,19 +96,6 @@ def video_index(name):
     """The number at the end of a video wildcard: 'sample03' -> 3 (0 when there is none)."""
     match = re.search(r"(\d+)$", str(name))
     return int(match.group(1)) if match else 0
-
-
-def speak(text, speed, pitch, espeak="espeak-ng"):
-    """One sentence from espeak-ng: (float32 mono samples, sample rate)."""
-    cmd = [espeak, "-v", VOICE, "-s", str(speed), "-p", str(pitch), "--stdout", text]
-    try:
-        proc = subprocess.run(cmd, capture_output=True)
-    except FileNotFoundError as e:
-        raise RuntimeError(f"{espeak} is not installed: apt-get install espeak-ng (envs/setup.sh does)") from e
-    if proc.returncode != 0 or not proc.stdout:
-        raise RuntimeError(f"espeak-ng failed on {text!r}: {stderr_tail(proc.stderr)}")
-    samples, rate = soundfile.read(io.BytesIO(proc.stdout), dtype="float32")
-    return samples, rate
 
 
 def synthesize_speech(seconds, rng, rate=AUDIO_RATE, espeak="espeak-ng"):
