@@ -92,6 +92,7 @@ rule detect_keypoints:
         code=code("detect_keypoints"),
         detector=DATASET["detector"],
         fps=DATASET["fps"],
+        redetect=DATASET["redetect"],
     script:
         "../workflow_scripts/detect_keypoints.py"
 

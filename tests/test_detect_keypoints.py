@@ -15,6 +15,7 @@ from sdt.dataset.detect_keypoints import (
     detect_video_frames,
     list_frames,
     openpose_to_137,
+    redetect_incomplete,
 )
 from sdt.errors import InputError
 
@@ -47,7 +48,7 @@ def test_detects_every_frame_and_saves(frames_dir, tmp_path):
     out = tmp_path / "kp" / "video.npz"
     arrays = detect_keypoints(frames_dir, out, fps=15, progress=False)
     with np.load(out) as z:
-        assert sorted(z.files) == ["detector", "found", "fps", "height", "pose", "valid", "width"]
+        assert sorted(z.files) == ["detector", "found", "fps", "height", "pose", "redetected", "valid", "width"]
         assert z["pose"].shape == (5, 3, 137) and z["pose"].dtype == np.float32
         assert z["found"].shape == (5, 4) and z["found"].dtype == bool and z["valid"].shape == (5,)
         assert (float(z["fps"]), int(z["width"]), int(z["height"]), str(z["detector"])) == (15.0, 1280, 720,
@@ -59,6 +60,22 @@ def test_detects_every_frame_and_saves(frames_dir, tmp_path):
     assert (np.abs(np.diff(pose[:, 0, 1])) > 1).all()  # the neck follows the shifting photo
     assert (pose[:, 0, 25:] > 0).all() and (pose[:, 0, 25:] < 1280).all()  # pixels of the 1280x720 frame
 
+
+
+def test_redetection_fills_frames_where_tracking_lost_a_part(frames_dir):
+    """The static second pass: a frame whose tracking result lacks the left hand gets MediaPipe's per-frame result
+    (the photo's person, complete); a frame with no person at all and complete frames are left alone."""
+    paths, _ = list_frames(frames_dir)
+    tracked = detect_video_frames(frames_dir, fps=15, progress=False, redetect=False)
+    pose, found = tracked["pose"].copy(), tracked["found"].copy()
+    pose[1, :, 95:116], found[1, 2] = 0, False  # tracking "lost" the left hand on frame 1
+    pose[3], found[3] = 0, False  # no person on frame 3
+    redetected = redetect_incomplete(paths, pose, found)
+    assert redetected.tolist() == [False, True, False, False, False]
+    assert found[1].all() and not found[3].any() and not pose[3].any()
+    np.testing.assert_array_equal(pose[[0, 2, 4]], tracked["pose"][[0, 2, 4]])
+    # the per-frame result puts the left hand where tracking had it (within a few px on a 1280x720 frame)
+    assert np.abs(pose[1, :2, 95:116] - tracked["pose"][1, :2, 95:116]).max() < 15
 
 def test_empty_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="no frames") as err:

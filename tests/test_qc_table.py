@@ -12,11 +12,13 @@ from sdt.errors import InputError
 REASONS = np.array(["kept", "no_person", "undetected_point"])
 
 
-def write_keypoints(path, found):
+def write_keypoints(path, found, redetected=None):
     """Keypoints npz of the contract; ``found`` [T, 4] bool (body, face, lhand, rhand)."""
     t = len(found)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, pose=np.zeros((t, 3, 137), np.float32), found=found, valid=found.all(1), fps=np.float64(15),
+    redetected = np.zeros(t, bool) if redetected is None else redetected
+    np.savez(path, pose=np.zeros((t, 3, 137), np.float32), found=found, valid=found.all(1), redetected=redetected,
+             fps=np.float64(15),
              width=np.int64(1280), height=np.int64(720), detector=np.str_("mediapipe"))
 
 
@@ -34,7 +36,7 @@ def speaker(tmp_path):
     found_a[10:15] = False  # nobody on 5 frames
     reason_a = np.zeros(200, int)
     reason_a[:10], reason_a[10:15], reason_a[150:152] = 2, 1, 2
-    write_keypoints(root / "keypoints" / "a.npz", found_a)
+    write_keypoints(root / "keypoints" / "a.npz", found_a, redetected=np.arange(200) % 50 == 7)  # 4 frames
     write_outliers(root / "outliers" / "a.npz", reason_a)
     found_b = np.zeros((100, 4), bool)
     found_b[:, :2] = True  # body and face only: no complete person
@@ -58,6 +60,7 @@ def test_qc_table(speaker, tmp_path):
     assert list(read["video"]) == ["a", "b", "TOTAL"]
     a, b, total = (read.iloc[i] for i in range(3))
     assert (a.frames_in, a.found_body, a.found_lhand, a.frames_complete_person) == (200, 195, 185, 185)
+    assert (a.frames_redetected, b.frames_redetected) == (4, 0)
     assert (a.outliers_no_person, a.outliers_undetected_point, a.frames_kept) == (5, 12, 183)
     assert (a.windows_total, a.clips, a.dropped_invalid, a.dropped_short) == (23, 20, 3, 1)
     assert (a.train, a.idle, a.dev) == (16, 2, 2)

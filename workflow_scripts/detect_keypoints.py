@@ -14,4 +14,5 @@ detect_keypoints(
     snakemake.output.keypoints,
     detector=snakemake.params.detector,
     fps=snakemake.params.fps,
+    redetect=snakemake.params.redetect,
 )

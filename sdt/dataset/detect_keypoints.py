@@ -1,10 +1,10 @@
 """Keypoint detection on a folder of extracted frames -> the 137-point keypoints file (SDT_SPEC 1, 2 step 3).
 
-Frames: ``frames_dir/000000.jpg, 000001.jpg, ...`` (frame i at t = i / fps) plus ``meta.json`` {"fps",
-"width", "height", "n_frames"}.  Output arrays: pose [T, 3, 137] float32 (x px, y px, confidence; undetected
-0, 0, 0), found [T, 4] bool (body, face, left hand, right hand), valid [T] bool (all four found), fps, width,
-height, detector.  Detectors: MediaPipe Holistic (default, runs offline from the wheel) or OpenPose (optional,
-natively the 137 layout: BODY_25 + face 70 + hands 21 + 21).
+Frames: ``frames_dir/000000.jpg, 000001.jpg, ...`` (frame i at t = i / fps) plus ``meta.json`` {"fps", "width",
+"height", "n_frames"}.  Output arrays: pose [T, 3, 137] float32 (x px, y px, confidence; undetected 0, 0, 0), found
+[T, 4] bool (body, face, left hand, right hand), valid [T] bool (all four found), redetected [T] bool (keypoints from
+the static second pass), fps, width, height, detector.  Detectors: MediaPipe Holistic (default, runs offline from the
+wheel) or OpenPose (optional, natively the 137 layout: BODY_25 + face 70 + hands 21 + 21).
 """
 
 import json
@@ -74,18 +74,19 @@ def iter_images(paths, rgb=True, prefetch=4):
 
 
 class MediaPipeDetector:
-    """MediaPipe Holistic in video (tracking) mode: frames must come in time order."""
+    """MediaPipe Holistic, in video (tracking) mode by default (frames must come in time order), or in static image
+    mode (every frame on its own: slower, but it finds again a hand that tracking lost)."""
 
     rgb = True
 
-    def __init__(self):
+    def __init__(self, static=False):
         try:
             from mediapipe.python.solutions import holistic
         except ImportError as e:
             raise RuntimeError(
                 "MediaPipe is not installed: pip install 'mediapipe==0.10.21' 'protobuf<5'") from e
         # model_complexity 1 and the refined (iris) face model ship in the wheel; 0 and 2 need a download.
-        self._holistic = holistic.Holistic(static_image_mode=False, model_complexity=1,
+        self._holistic = holistic.Holistic(static_image_mode=static, model_complexity=1,
                                            refine_face_landmarks=True)
 
     def __call__(self, image):
@@ -159,11 +160,36 @@ def make_detector(detector):
     return MediaPipeDetector() if detector == "mediapipe" else OpenPoseDetector()
 
 
-def detect_video_frames(frames_dir, detector="mediapipe", progress=True, fps=None):
+def redetect_incomplete(paths, pose, found):
+    """Second pass of MediaPipe over the frames where tracking missed a part (body, face or a hand), each frame on
+    its own (static image mode); a frame takes the new result when it finds more parts.  Tracking loses a hand on
+    1-2 % of frames of a moving speaker (fast or blurred hands), and one such frame drops every 64-frame clip that
+    holds it (up to 13 of them); static detection finds most of them again.  ``pose`` [T, 3, 137] and ``found``
+    [T, 4] are updated in place; returns redetected [T] bool (the frames whose keypoints came from this pass)."""
+    redetected = np.zeros(len(found), dtype=bool)
+    todo = np.flatnonzero(~found.all(axis=1) & found.any(axis=1))  # frames without any person stay as they are
+    if not len(todo):
+        return redetected
+    det = MediaPipeDetector(static=True)
+    try:
+        for t, image in zip(todo, iter_images([paths[i] for i in todo], rgb=det.rgb), strict=True):
+            new_pose, new_found = det(image)
+            if new_found.sum() > found[t].sum():
+                pose[t], found[t], redetected[t] = new_pose, new_found, True
+    finally:
+        det.close()
+    log.info("re-detection of %d frames with a missing part: %d improved, %d of them now complete", len(todo),
+             redetected.sum(), found[redetected].all(axis=1).sum())
+    return redetected
+
+
+def detect_video_frames(frames_dir, detector="mediapipe", progress=True, fps=None, redetect=True):
     """Detect the 137 keypoints on every frame of ``frames_dir`` -> dict of arrays (the keypoints contract).
 
-    ``fps`` is the expected frame rate (checked against meta.json; used if meta.json lacks it).  Raises
-    InputError if the folder has no frames or no person is found in any frame.
+    ``fps`` is the expected frame rate (checked against meta.json; used if meta.json lacks it).  ``redetect``
+    (MediaPipe only): a second pass in static image mode over frames where tracking missed a part
+    (:func:`redetect_incomplete`).  Raises InputError if the folder has no frames or no person is found in any
+    frame.
     """
     paths, meta = list_frames(frames_dir, fps)
     det = make_detector(detector)
@@ -187,13 +213,16 @@ def detect_video_frames(frames_dir, detector="mediapipe", progress=True, fps=Non
              time.perf_counter() - start, n / max(time.perf_counter() - start, 1e-9))
     if not found.any():
         raise InputError(frames_dir, f"no person found in any of {n} frames")
-    return {"pose": pose, "found": found, "valid": found.all(axis=1), "fps": float(meta["fps"]),
-            "width": int(width), "height": int(height), "detector": str(detector)}
+    redetected = np.zeros(n, dtype=bool)
+    if redetect and detector == "mediapipe":
+        redetected = redetect_incomplete(paths, pose, found)
+    return {"pose": pose, "found": found, "valid": found.all(axis=1), "redetected": redetected,
+            "fps": float(meta["fps"]), "width": int(width), "height": int(height), "detector": str(detector)}
 
 
-def detect_keypoints(frames_dir, out_path, detector="mediapipe", fps=None, progress=True):
+def detect_keypoints(frames_dir, out_path, detector="mediapipe", fps=None, progress=True, redetect=True):
     """The detect_keypoints step: detect on every frame, save, log what was found; returns the arrays."""
-    arrays = detect_video_frames(frames_dir, detector, progress=progress, fps=fps)
+    arrays = detect_video_frames(frames_dir, detector, progress=progress, fps=fps, redetect=redetect)
     save_npz(out_path, **arrays)
     found, n = arrays["found"], len(arrays["found"])
     log.info("%s: complete person (body, face, both hands) on %d of %d frames; found body %d, face %d, "

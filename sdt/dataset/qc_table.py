@@ -4,6 +4,7 @@ Columns (counts):
   frames_in                 frames of the 15 fps video (keypoints npz)
   found_body/face/lhand/rhand  frames where the detector found that part
   frames_complete_person    frames with body, face and both hands
+  frames_redetected         of those, frames whose keypoints come from detect_keypoints' static second pass
   outliers_<reason>         frames dropped by remove_outliers, per reason (no_person, undetected_point)
   frames_kept               frames left for clips
   windows_total             64-frame windows after the skipped start (generate_clips)
@@ -49,6 +50,7 @@ def video_row(keypoints, outliers, clips):
     row = {"frames_in": len(valid)}
     row.update({f"found_{p}": int(found[:, k].sum()) for k, p in enumerate(PARTS)})
     row["frames_complete_person"] = int(valid.sum())
+    row["frames_redetected"] = int(np.asarray(kp.get("redetected", False)).sum())  # found again by the static pass
     names = [str(n) for n in np.atleast_1d(out["reasons"])]
     row.update({f"outliers_{name}": int((reason == code).sum()) for code, name in enumerate(names) if code > 0})
     row["frames_kept"] = int(keep.sum())
