@@ -13,8 +13,10 @@ VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 # Step scripts import this workflow's own packages (sdt, models) in whatever environment runs them (.venv, a conda
 # environment built by --sdm conda from envs/sdt.yaml, a cluster node): Snakemake puts only workflow_scripts/ on
 # their path, so the workflow's folder goes first on the PYTHONPATH they inherit.
-if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != workflow.basedir:
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (workflow.basedir, os.environ.get("PYTHONPATH"))))
+# (Set, not required from the user: hence no `envvars:` directive.)
+_PYTHONPATH = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+if _PYTHONPATH[0] != workflow.basedir:
+    os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, (workflow.basedir, *_PYTHONPATH))))
 
 
 def code(script):
