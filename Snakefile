@@ -8,7 +8,7 @@
 
 from snakemake.utils import min_version
 
-min_version("8.0")
+min_version("9.0")
 
 
 configfile: "config/config.yaml"
@@ -34,6 +34,7 @@ localrules:
     plot_training,
     plot_templates,
     make_demo_audio,
+    dev_demo_audio,
 
 
 rule all:

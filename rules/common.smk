@@ -1,12 +1,22 @@
 # Lookups and input functions the rules share: speakers and their videos, code digests, wildcard constraints, the
 # per-method settings of training and evaluation.  Target lists are in targets.smk, the config in config.smk.
+import os
 from pathlib import Path
 
-from sdt.constants import SPLITS
+from sdt.constants import AUDIO_RATE, CLIP_FRAMES, FPS, SPLITS
 from sdt.methods import AUDIO_TO_POSE, REFERENCES, TRAINED
 from sdt.provenance import code_digest
+from snakemake.logging import logger
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
+
+# Step scripts import this workflow's own packages (sdt, models) in whatever environment runs them (.venv, a conda
+# environment built by --sdm conda from envs/sdt.yaml, a cluster node): Snakemake puts only workflow_scripts/ on
+# their path, so the workflow's folder goes first on the PYTHONPATH they inherit.
+# (Set, not required from the user: hence no `envvars:` directive.)
+_PYTHONPATH = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+if _PYTHONPATH[0] != workflow.basedir:
+    os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, (workflow.basedir, *_PYTHONPATH))))
 
 
 def code(script):
@@ -15,9 +25,12 @@ def code(script):
     return code_digest(Path(workflow.basedir) / "workflow_scripts" / f"{script}.py", workflow.basedir)
 
 
+SOURCES = ("videos", "released", "sample")  # where a speaker's clips come from: exactly one per speaker (schema)
+
+
 def speaker_kind(speaker):
-    """'videos', 'released' or 'sample' (the schema allows exactly one key per speaker)."""
-    return next(iter(config["speakers"][speaker]))
+    """'videos', 'released' or 'sample'."""
+    return next(k for k in SOURCES if k in config["speakers"][speaker])
 
 
 def _video_folder_files(speaker):
@@ -99,15 +112,73 @@ def scale_rule(wildcards):
     return "rescaled_to_oliver" if DATASET["rescale_shoulders"] else "shoulder_width"
 
 
+def preset_of(speaker):
+    """The training preset of a speaker: its own `preset:`, else train.preset; `auto` gives the bundled sample
+    speaker `quick` (minutes on a CPU: it only shows that every stage runs) and every other speaker `release`."""
+    name = config["speakers"][speaker].get("preset") or config["train"]["preset"]
+    if name == "auto":
+        name = "quick" if speaker_kind(speaker) == "sample" else "release"
+    if name != "release" and name not in config["train_presets"]:
+        raise WorkflowError(
+            f"speaker '{speaker}': training preset '{name}' is not 'release' nor one of train_presets: "
+            f"{sorted(config['train_presets'])}"
+        )
+    return name
+
+
+def _preset_settings(name):
+    """config['train'] with preset `name`'s overrides ('release' = none: the release's settings)."""
+    settings = {k: v for k, v in config["train"].items() if k != "preset"}
+    return {**settings, **config["train_presets"].get(name, {})} if name != "release" else settings
+
+
+TRAIN = {speaker: _preset_settings(preset_of(speaker)) for speaker in config["speakers"]}
+for _speaker, _settings in TRAIN.items():
+    _steps = _settings["max_steps_per_epoch"] or "all"
+    logger.info(
+        f"speaker {_speaker} ({speaker_kind(_speaker)}): training preset {preset_of(_speaker)}: "
+        f"{_settings['epochs']} epochs x {_steps} steps of {_settings['batch_size']} clips per model"
+    )
+
+# The release's per-speaker statistics (SDT_SPEC 9), shipped with the workflow (config/published/README.md)
+RELEASE_STATS = str(Path(workflow.basedir) / "config" / "published" / "release_speakers_stat.json")
+
+
+def stats_choice(wildcards):
+    """A speaker's `stats:` (auto | release | computed; compute_stats resolves auto by the speaker's release name)."""
+    return config["speakers"][wildcards.speaker].get("stats", "auto")
+
+
 # Loss weights that only one model uses: left out of the other models' params, so changing one reruns only that
 # model (and what depends on it).
 METHOD_ONLY = {"vae_kl_weight": "pose_vae", "template_kl_weight": "sdt_bp", "gan_weight": "s2g"}
+# Settings that cannot change the trained weights (DataLoader workers, how often a resumable checkpoint is
+# written): passed as resources, which unlike params never rerun a job, so raising num_workers retrains nothing.
+SPEED_ONLY = ("num_workers", "checkpoint_every")
 
 
 def train_params(method):
-    """The hyper-parameters a training rule passes to its script (Snakemake reruns the rule when they change)."""
-    settings = {k: v for k, v in TRAIN.items() if METHOD_ONLY.get(k, method) == method}
-    return {"method": method, **settings}
+    """Params function: the hyper-parameters a training rule passes to its script for a speaker (Snakemake reruns
+    the rule when they change)."""
+
+    def params(wildcards):
+        chosen = TRAIN[wildcards.speaker]
+        keep = {k: v for k, v in chosen.items() if METHOD_ONLY.get(k, method) == method and k not in SPEED_ONLY}
+        return {"method": method, **keep}
+
+    return params
+
+
+def _train_speed(key):
+    """Resource function: the speed-only training setting `key` of a speaker (SPEED_ONLY)."""
+
+    def resource(wildcards):
+        return TRAIN[wildcards.speaker][key]
+
+    return resource
+
+
+TRAIN_SPEED = {key: _train_speed(key) for key in SPEED_ONLY}  # the resources of every training rule
 
 
 # The inputs of every training rule (the packed train and dev clips and the speaker statistics)
@@ -127,6 +198,67 @@ def eval_checkpoint(speaker, method):
     return EVALUATE["checkpoints"].get(speaker, {}).get(method, f"results/{speaker}/models/{method}.pt")
 
 
+def replaced(speaker, method):
+    """True when evaluate.checkpoints gives `method`'s checkpoint for `speaker`: that model is not trained."""
+    return method in EVALUATE["checkpoints"].get(speaker, {})
+
+
+def trained_methods(speaker):
+    """The models the workflow trains for `speaker` (those evaluate.checkpoints does not replace)."""
+    return [m for m in TRAINED if not replaced(speaker, m)]
+
+
+for _speaker, _given in EVALUATE["checkpoints"].items():
+    if "sdt_vae" in _given and "pose_vae" not in _given:  # a release SDT-VAE's templates are its VAE's clip means
+        raise WorkflowError(
+            f"evaluate.checkpoints.{_speaker} gives sdt_vae but no pose_vae: the authors' SDT-VAE takes its templates "
+            "from the authors' pose VAE (module.clip_code_mu), so give that checkpoint too"
+        )
+
+
+def model_inputs(wildcards):
+    """A model a demo, render_clips or plot step uses: its checkpoint (trained or configured), the statistics, the
+    dataset index (a template table has one row per train row) and, for a configured SDT-VAE, the pose VAE whose
+    clip means are its templates."""
+    speaker, method = wildcards.speaker, wildcards.get("method", "sdt_vae")
+    inputs = {
+        "model": eval_checkpoint(speaker, method),
+        "stats": f"results/{speaker}/stats.npz",
+        "index": f"results/{speaker}/dataset/clips.csv",
+    }
+    if method == "sdt_vae" and replaced(speaker, method):
+        inputs["pose_vae"] = eval_checkpoint(speaker, "pose_vae")
+    return inputs
+
+
+def template_models(wildcards):
+    """plot_templates' inputs: SDT-BP and SDT-VAE (trained or configured), the dataset index and, for a configured
+    SDT-VAE, its pose VAE."""
+    speaker = wildcards.speaker
+    inputs = {m: eval_checkpoint(speaker, m) for m in ("sdt_bp", "sdt_vae")}
+    return {**inputs, **{k: v for k, v in model_inputs(wildcards).items() if k in ("index", "pose_vae")}}
+
+
+def training_histories(wildcards):
+    """The history.csv of every model trained for the speaker (replaced models have no training curves)."""
+    return [f"results/{wildcards.speaker}/train/{m}/history.csv" for m in trained_methods(wildcards.speaker)]
+
+
+def training_plot_methods(wildcards):
+    """The methods of training_histories, in the same order (plot_training's labels)."""
+    return trained_methods(wildcards.speaker)
+
+
+def demo_audio(wildcards):
+    """The speech of a speaker's demo: the configured file, else espeak-ng speech (make_demo_audio) when the config
+    has the sample speaker, else the speaker's own dev clips (dev_demo_audio): real data needs no espeak-ng."""
+    if DEMO_AUDIO:
+        return DEMO_AUDIO
+    if any(speaker_kind(s) == "sample" for s in config["speakers"]):
+        return "results/demo/speech.wav"
+    return f"results/{wildcards.speaker}/demo/dev_speech.wav"
+
+
 def evaluate_inputs(wildcards):
     """Dev clips, statistics and the pose VAE of FTD for every row; the model and the dev audio for models."""
     speaker, method = wildcards.speaker, wildcards.method
@@ -138,6 +270,7 @@ def evaluate_inputs(wildcards):
     if method in AUDIO_TO_POSE:
         inputs["dev_audio"] = f"results/{speaker}/dataset/dev_audio.npy"
         inputs["model"] = eval_checkpoint(speaker, method)
+        inputs["index"] = f"results/{speaker}/dataset/clips.csv"  # the template table's rows are its train rows
     return inputs
 
 

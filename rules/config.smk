@@ -4,6 +4,7 @@ from pathlib import Path
 
 import yaml
 
+from sdt.constants import AUDIO_RATE, CLIP_FRAMES, FPS
 from snakemake.utils import validate
 
 
@@ -23,35 +24,32 @@ def _typed(value, schema):
 
 SCHEMA = Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
 config.update(_typed(dict(config), yaml.safe_load(SCHEMA.read_text())))
+
+# The numbers the networks, the mel spectrogram and the demo are built for (sdt/constants.py, their one home): a
+# config may state them but not change them.  Checked before the schema, whose own message would not say why.
+FIXED_DATASET = {"fps": FPS, "clip_frames": CLIP_FRAMES, "audio_rate": AUDIO_RATE}
+for _key, _value in FIXED_DATASET.items():
+    _given = config.get("dataset", {}).get(_key, _value)
+    if _given != _value:
+        raise WorkflowError(
+            f"dataset.{_key} = {_given}: this value is fixed at {_value}.  The networks take {CLIP_FRAMES}-frame "
+            f"clips at {FPS} fps and {AUDIO_RATE} Hz audio (the mel spectrogram's hop, the demo's windows and the "
+            "release's checkpoints assume them; sdt/constants.py).  Remove the key from your config."
+        )
+
 validate(config, str(SCHEMA))
 
 DATASET = config["dataset"]
 EVALUATE = config["evaluate"]
 DEMO = config["demo"]
 
-
-def _train_settings():
-    """config['train'] with the chosen preset's overrides applied (preset 'release' = no overrides)."""
-    train = dict(config["train"])
-    preset = train.pop("preset")
-    if preset != "release":
-        if preset not in config["train_presets"]:
-            raise WorkflowError(
-                f"train.preset '{preset}' is not 'release' nor one of train_presets: "
-                f"{sorted(config['train_presets'])}"
-            )
-        train.update(config["train_presets"][preset])
-    return train
-
-
-TRAIN = _train_settings()
-
 for _speaker in EVALUATE["checkpoints"]:
     if _speaker not in config["speakers"]:
         raise WorkflowError(f"evaluate.checkpoints names speaker '{_speaker}', which is not under speakers:")
 
-# The speech of every demo: --config demo_audio=..., else demo.audio, else espeak-ng speech (rule make_demo_audio).
-DEMO_AUDIO = config["demo_audio"] or DEMO["audio"] or "results/demo/speech.wav"
+# The speech of every demo: --config demo_audio=..., else demo.audio, else made by a rule (demo_audio in
+# common.smk: espeak-ng speech with the sample speaker, else the speaker's own dev clips).
+DEMO_AUDIO = config["demo_audio"] or DEMO["audio"]
 # A missing file must stop the run: Snakemake would otherwise keep an existing demo made from other speech.
-if (config["demo_audio"] or DEMO["audio"]) and not Path(DEMO_AUDIO).is_file():
+if DEMO_AUDIO and not Path(DEMO_AUDIO).is_file():
     raise WorkflowError(f"demo audio {DEMO_AUDIO} does not exist (config demo_audio / demo.audio)")

@@ -46,9 +46,9 @@ rule pack_released:
         runtime=120,
     params:
         code=code("pack_released"),
-        clip_frames=DATASET["clip_frames"],
-        audio_rate=DATASET["audio_rate"],
-        fps=DATASET["fps"],
+        clip_frames=CLIP_FRAMES,
+        audio_rate=AUDIO_RATE,
+        fps=FPS,
     script:
         "../workflow_scripts/pack_released.py"
 
@@ -57,6 +57,7 @@ rule compute_stats:
     input:
         train_poses="results/{speaker}/dataset/train_poses.npy",
         index="results/{speaker}/dataset/clips.csv",
+        release_stats=RELEASE_STATS,
     output:
         stats="results/{speaker}/stats.npz",
     log:
@@ -71,6 +72,7 @@ rule compute_stats:
         code=code("compute_stats"),
         scale_rule=scale_rule,
         reference_px=DATASET["reference_shoulder_px"],
+        stats=stats_choice,
     script:
         "../workflow_scripts/compute_stats.py"
 

@@ -47,7 +47,7 @@ rule change_fps:
         runtime=60,
     params:
         code=code("change_fps"),
-        fps=DATASET["fps"],
+        fps=FPS,
     script:
         "../workflow_scripts/change_fps.py"
 
@@ -91,7 +91,7 @@ rule detect_keypoints:
     params:
         code=code("detect_keypoints"),
         detector=DATASET["detector"],
-        fps=DATASET["fps"],
+        fps=FPS,
         redetect=DATASET["redetect"],
     script:
         "../workflow_scripts/detect_keypoints.py"
@@ -156,10 +156,11 @@ rule generate_clips:
         runtime=30,
     params:
         code=code("generate_clips"),
-        fps=DATASET["fps"],
-        clip_frames=DATASET["clip_frames"],
+        fps=FPS,
+        clip_frames=CLIP_FRAMES,
         clip_stride=DATASET["clip_stride"],
         skip_frames=DATASET["skip_frames"],
-        audio_rate=DATASET["audio_rate"],
+        audio_rate=AUDIO_RATE,
+        last_window=DATASET["last_window"],
     script:
         "../workflow_scripts/generate_clips.py"

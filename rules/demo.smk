@@ -1,7 +1,9 @@
 # Demo videos, dev-clip renderings and the figures of the HTML report (snakemake --report results/report.html):
-# make_demo_audio -> demo (any speech -> skeleton video);  render_clips (prediction | ground truth);
-# plot_training (curves of every model);  plot_templates (PCA of the learned templates).
-# DEMO and DEMO_AUDIO are in config.smk, demo_targets in targets.smk.
+# make_demo_audio (espeak-ng, with the sample speaker) or dev_demo_audio (the speaker's dev clips) -> demo (any
+# speech -> skeleton video);  render_clips (prediction | ground truth);  plot_training (curves of the trained
+# models);  plot_templates (PCA of the learned templates).  Every model is the trained one or the checkpoint
+# evaluate.checkpoints gives (model_inputs in common.smk).  DEMO and DEMO_AUDIO are in config.smk, demo_targets in
+# targets.smk.
 
 
 rule make_demo_audio:
@@ -22,11 +24,30 @@ rule make_demo_audio:
         "../workflow_scripts/make_demo_audio.py"
 
 
+rule dev_demo_audio:
+    input:
+        dev_audio="results/{speaker}/dataset/dev_audio.npy",
+        index="results/{speaker}/dataset/clips.csv",
+    output:
+        audio="results/{speaker}/demo/dev_speech.wav",
+    log:
+        "logs/dev_demo_audio/{speaker}.log",
+    conda:
+        "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        code=code("dev_demo_audio"),
+    script:
+        "../workflow_scripts/dev_demo_audio.py"
+
+
 rule demo:
     input:
-        model="results/{speaker}/models/{method}.pt",
-        stats="results/{speaker}/stats.npz",
-        audio=DEMO_AUDIO,
+        unpack(model_inputs),
+        audio=demo_audio,
     output:
         video=report(
             "results/{speaker}/demo/{method}.mp4",
@@ -68,11 +89,9 @@ rule demo:
 
 rule render_clips:
     input:
-        model="results/{speaker}/models/{method}.pt",
-        stats="results/{speaker}/stats.npz",
+        unpack(model_inputs),
         dev_poses="results/{speaker}/dataset/dev_poses.npy",
         dev_audio="results/{speaker}/dataset/dev_audio.npy",
-        index="results/{speaker}/dataset/clips.csv",
     output:
         video=report(
             "results/{speaker}/render/{method}.mp4",
@@ -104,7 +123,7 @@ rule render_clips:
 
 rule plot_training:
     input:
-        histories=expand("results/{{speaker}}/train/{method}/history.csv", method=TRAINED),
+        histories=training_histories,
     output:
         plot=report(
             "results/{speaker}/plots/training.png",
@@ -123,16 +142,14 @@ rule plot_training:
         runtime=10,
     params:
         code=code("plot_training"),
-        methods=list(TRAINED),
+        methods=training_plot_methods,
     script:
         "../workflow_scripts/plot_training.py"
 
 
 rule plot_templates:
     input:
-        sdt_bp="results/{speaker}/models/sdt_bp.pt",
-        sdt_vae="results/{speaker}/models/sdt_vae.pt",
-        index="results/{speaker}/dataset/clips.csv",
+        unpack(template_models),
     output:
         plot=report(
             "results/{speaker}/plots/templates.png",

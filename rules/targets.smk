@@ -15,8 +15,7 @@ def dataset_targets():
 
 def model_targets():
     """Every speaker's trained models, except those replaced by a checkpoint in evaluate.checkpoints."""
-    replaced = EVALUATE["checkpoints"]
-    return [f"results/{s}/models/{m}.pt" for s in config["speakers"] for m in TRAINED if m not in replaced.get(s, {})]
+    return [f"results/{s}/models/{m}.pt" for s in config["speakers"] for m in trained_methods(s)]
 
 
 def evaluation_targets():
@@ -34,11 +33,11 @@ def table_targets():
 
 def demo_targets():
     """The first speaker's demo video of demo.method, prediction-vs-truth renderings of dev clips, training curves
-    and template projection."""
+    (of the models it trains: none when evaluate.checkpoints replaces them all) and template projection."""
     speaker = next(iter(config["speakers"]))
-    return [
+    targets = [
         f"results/{speaker}/demo/{DEMO['method']}.mp4",
         f"results/{speaker}/render/{DEMO['method']}.mp4",
-        f"results/{speaker}/plots/training.png",
         f"results/{speaker}/plots/templates.png",
     ]
+    return targets + ([f"results/{speaker}/plots/training.png"] if trained_methods(speaker) else [])

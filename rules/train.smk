@@ -16,6 +16,7 @@ rule train_pose_vae:
         "../envs/sdt.yaml"
     threads: 2
     resources:
+        **TRAIN_SPEED,
         gpu=1,
         mem_mb=8000,
         runtime=240,
@@ -40,6 +41,7 @@ rule train_sdt_bp:
         "../envs/sdt.yaml"
     threads: 2
     resources:
+        **TRAIN_SPEED,
         gpu=1,
         mem_mb=12000,
         runtime=720,
@@ -65,6 +67,7 @@ rule train_sdt_vae:
         "../envs/sdt.yaml"
     threads: 2
     resources:
+        **TRAIN_SPEED,
         gpu=1,
         mem_mb=12000,
         runtime=720,
@@ -89,6 +92,7 @@ rule train_s2g:
         "../envs/sdt.yaml"
     threads: 2
     resources:
+        **TRAIN_SPEED,
         gpu=1,
         mem_mb=12000,
         runtime=720,

@@ -105,7 +105,9 @@ def _irregular_timestamps(path, stream):
 
 def probe(path, require_audio=True):
     """Facts about a video: {fps, width, height, n_frames, duration, has_audio, audio_rate, audio_codec, vfr,
-    video_stream} (video_stream: the stream index of the picture, skipping cover art).
+    video_stream, start, video_start, audio_start} (video_stream: the stream index of the picture, skipping cover
+    art; start: the file's start time, from which ffmpeg counts time; video_start, audio_start: each stream's start
+    time in s, edit lists applied; None without audio).
 
     fps is the average frame rate (frames / duration); width and height are as displayed (rotation applied).
     Raises InputError for an unreadable file, no video stream, or (when ``require_audio``) no audio track.
@@ -137,7 +139,17 @@ def probe(path, require_audio=True):
         "has_audio": audio is not None, "audio_rate": int(audio["sample_rate"]) if audio else 0,
         "audio_codec": audio.get("codec_name") if audio else None, "vfr": bool(vfr),
         "video_stream": int(video["index"]),
+        "start": _seconds(info.get("format", {}).get("start_time")), "video_start": _seconds(video.get("start_time")),
+        "audio_start": _seconds(audio.get("start_time")) if audio else None,
     }
+
+
+def _seconds(value):
+    """ffprobe's '0.478000' as a float; 0.0 for 'N/A' or missing."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def audio_level_db(path):
@@ -162,10 +174,15 @@ def check_not_silent(path, threshold_db=SILENCE_DB):
     return level
 
 
-def decode_audio(path, rate):
-    """The first audio track of any file ffmpeg reads (audio or video) as mono float32 samples at ``rate`` Hz."""
-    raw = run_ffmpeg(["-i", path, "-map", "0:a:0", "-vn", "-ac", "1", "-ar", rate, "-f", "f32le", "-"], path,
-                     "audio decoding")
+def decode_audio(path, rate, on_timeline=False):
+    """The first audio track of any file ffmpeg reads (audio or video) as mono float32 samples at ``rate`` Hz.
+
+    ``on_timeline``: sample 0 is the file's start time (probe's ``start``), not the track's first sample: a track
+    that starts later is preceded by silence, a gap in its timestamps is filled, and the samples an AAC encoder
+    primes the track with sit before its start (``aresample=async=1:first_pts=0``)."""
+    timeline = ["-af", "aresample=async=1:first_pts=0"] if on_timeline else []
+    raw = run_ffmpeg(["-i", path, "-map", "0:a:0", "-vn", *timeline, "-ac", "1", "-ar", rate, "-f", "f32le", "-"],
+                     path, "audio decoding")
     audio = np.frombuffer(raw, dtype="<f4").astype(np.float32)
     if audio.size == 0:
         raise InputError(path, "the audio has no samples")
@@ -173,9 +190,17 @@ def decode_audio(path, rate):
 
 
 def read_audio(video, rate):
-    """The first audio track of ``video`` as mono float32 samples at ``rate`` Hz (ffmpeg resamples)."""
-    probe(video)  # names the file if it is unreadable or has no audio
-    return decode_audio(video, rate)
+    """The first audio track of ``video`` as mono float32 samples at ``rate`` Hz (ffmpeg resamples), aligned with its
+    frames: sample 0 is the instant of the first video frame, whatever the two streams' start times (an edit list,
+    a phone's or screen recorder's offset, a re-muxed file, the AAC encoder's priming samples).  Audio that starts
+    after the first frame is preceded by silence; audio before it is cut."""
+    info = probe(video)  # names the file if it is unreadable or has no audio
+    audio = decode_audio(video, rate, on_timeline=True)  # sample 0 at the file's start time
+    lead = int(round((info["video_start"] - info["start"]) * rate))  # samples before the first frame
+    if abs(info["audio_start"] - info["video_start"]) > 0.005:  # half a mel hop (160 samples at 16 kHz)
+        log.info("%s: the audio stream starts at %.3f s, the picture at %.3f s: audio aligned with the frames", video,
+                 info["audio_start"], info["video_start"])
+    return audio[lead:]
 
 
 def is_silent(audio, threshold=1e-3):

@@ -88,8 +88,10 @@ def final_results(pred_norm, stats, parted):
 
 def load_stats(path):
     """Read a speaker's stats.npz (contract: mean_parted, std_parted, mean_global, std_global [2, 121],
-    scale_factor, scale_rule, n_train_clips) -> dict with float32 arrays, a float, a str and an int."""
-    raw = load_npz(path, (*STATS_KEYS, "scale_factor", "scale_rule", "n_train_clips"), what="statistics file")
+    scale_factor, scale_rule, n_train_clips; stats_source, "computed" when absent) -> dict with float32 arrays, a
+    float, str and an int."""
+    required = (*STATS_KEYS, "scale_factor", "scale_rule", "n_train_clips")
+    raw = load_npz(path, None, what="statistics file", require=required)
     stats = {}
     for k in STATS_KEYS:
         a = np.asarray(raw[k], dtype=np.float32)
@@ -101,4 +103,5 @@ def load_stats(path):
     stats["scale_factor"] = float(raw["scale_factor"])
     stats["scale_rule"] = str(raw["scale_rule"])
     stats["n_train_clips"] = int(raw["n_train_clips"])
+    stats["stats_source"] = str(raw.get("stats_source", "computed"))  # computed from the clips, or the release's
     return stats

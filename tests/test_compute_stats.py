@@ -1,6 +1,9 @@
 """compute_stats (SDT_SPEC 2.8): statistics of the train poses, checked against a direct numpy computation, and the
 scale_factor of each rule."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -197,3 +200,39 @@ def test_compute_pose_stats_plain_values():
     np.testing.assert_allclose(got["mean_global"], g.mean(0), rtol=1e-6)
     np.testing.assert_allclose(got["std_global"], g.std(0), rtol=1e-5)
     np.testing.assert_allclose(got["std_parted"], to_parted(g).std(0), rtol=1e-5)
+
+
+# --- the release's statistics (config/published/release_speakers_stat.json, SDT_SPEC 9) ---------------------------
+
+RELEASE_JSON = Path(__file__).resolve().parents[1] / "config" / "published" / "release_speakers_stat.json"
+
+
+@pytest.mark.parametrize(("choice", "rule", "name", "source"), [
+    ("auto", "released", "oliver", "release"),  # a released speaker the tables cover: the release's numbers
+    ("auto", "shoulder_width", "oliver", "computed"),  # oliver built from videos: his own clips
+    ("auto", "released", "somebody", "computed"),  # a released speaker the tables do not know
+    ("computed", "released", "luo", "computed"),
+    ("release", "shoulder_width", "xing", "release"),  # asked for: the release's numbers whatever the source
+])
+def test_which_statistics(train_npy, tmp_path, choice, rule, name, source):
+    out = compute_stats(train_npy, tmp_path / "stats.npz", rule, speaker=name, stats=choice, release_json=RELEASE_JSON)
+    stats = load_stats(tmp_path / "stats.npz")
+    assert stats["stats_source"] == source and str(out["stats_source"]) == source
+    computed = compute_pose_stats(np.load(train_npy))
+    if source == "release":
+        table = json.loads(RELEASE_JSON.read_text())
+        for kind in ("global", "parted"):  # 242 numbers = x row then y row, in the 121-point order
+            np.testing.assert_array_equal(stats[f"mean_{kind}"], np.float32(table[kind][name]["mean"]).reshape(2, 121))
+            np.testing.assert_array_equal(stats[f"std_{kind}"], np.float32(table[kind][name]["std"]).reshape(2, 121))
+        assert stats["scale_factor"] == table["parted"][name]["scale_factor"]
+    else:
+        np.testing.assert_array_equal(stats["mean_parted"], computed["mean_parted"])
+
+
+def test_release_statistics_of_an_unknown_speaker_are_an_error(train_npy, tmp_path):
+    with pytest.raises(InputError, match="no statistics of speaker 'somebody'.*oliver") as err:
+        compute_stats(train_npy, tmp_path / "stats.npz", "released", speaker="somebody", stats="release")
+    assert "train_poses.npy" in str(err.value) and not (tmp_path / "stats.npz").exists()
+    # the release's parted-only speakers (angelica, seth) have no global statistics: not covered
+    with pytest.raises(InputError, match="no statistics of speaker 'seth'"):
+        compute_stats(train_npy, tmp_path / "stats.npz", "released", speaker="seth", stats="release")

@@ -8,7 +8,7 @@ import soundfile
 import torch
 from test_render import synthetic_poses
 
-from sdt.checkpoint import save_checkpoint
+from sdt.checkpoint import load_checkpoint, save_checkpoint
 from sdt.constants import AUDIO_RATE
 from sdt.demo import demo
 from sdt.demo.make_demo_audio import DEMO_SENTENCES, make_demo_audio
@@ -171,9 +171,11 @@ def test_render_clips_prediction_next_to_ground_truth(tmp_path, sdt_model, stats
     poses = np.concatenate([raw, np.ones((3, 64, 1, 137), np.float32)], axis=2)
     np.save(tmp_path / "dev_poses.npy", poses.astype(np.float32))
     np.save(tmp_path / "dev_audio.npy", np.stack([speech(WIN / RATE, s) for s in range(3)]))
-    pd.DataFrame({"dataset": ["train", "dev", "dev", "dev"], "start": [0, 10, 20, 30.5], "end": 0,
-                  "interval_id": "x", "video_fn": ["a.mp4", "talk.mp4", "talk.mp4", "talk.mp4"], "speaker": "s",
-                  "start_frame": 0, "end_frame": 64, "index": [0, 0, 1, 2]}).to_csv(tmp_path / "clips.csv")
+    n_train = len(load_checkpoint(sdt_model)["templates"])  # one train row per template (checked by render_clips)
+    pd.DataFrame({"dataset": ["train"] * n_train + ["dev"] * 3, "start": [0] * n_train + [10, 20, 30.5], "end": 0,
+                  "interval_id": "x", "video_fn": ["a.mp4"] * n_train + ["talk.mp4"] * 3, "speaker": "s",
+                  "start_frame": 0, "end_frame": 64, "index": [*range(n_train), 0, 1, 2]}
+                 ).to_csv(tmp_path / "clips.csv")
     out = tmp_path / "render.mp4"
     result = render_clips(sdt_model, stats_path, tmp_path / "dev_poses.npy", tmp_path / "dev_audio.npy", out,
                                index_csv=tmp_path / "clips.csv", n_clips=2, device="cpu", panel=PANEL)

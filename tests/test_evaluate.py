@@ -6,16 +6,18 @@ import json
 
 import numpy as np
 import pytest
+import release_fixture
 import torch
 
+from sdt import layout
 from sdt.checkpoint import load_checkpoint, save_checkpoint
-from sdt.dataset.compute_stats import compute_pose_stats
+from sdt.dataset.compute_stats import compute_pose_stats, compute_stats, release_stats
 from sdt.errors import InputError
 from sdt.evaluate import metrics
 from sdt.evaluate.evaluate import EvalSettings, evaluate, load_model, template_draws
 from sdt.evaluate.metrics import METRICS
 from sdt.io import save_npy, save_npz
-from sdt.poses import load_stats, to_121
+from sdt.poses import load_stats, to_121, to_global
 from sdt.train.run import Run
 
 N_TRAIN, N_DEV = 8, 4
@@ -160,3 +162,48 @@ def test_bad_inputs(speaker, tmp_path):
     for bad in ({"template": "random"}, {"diversity_samples": 1}, {"seeds": []}):
         with pytest.raises(ValueError):
             EvalSettings(**bad)
+
+
+# --- the authors' checkpoints with the release's statistics (config stats: release) ------------------------------
+
+@pytest.mark.parametrize("method", ["sdt_bp", "s2g"])
+def test_release_statistics_denormalise_an_authors_checkpoint(method, tmp_path):
+    """An authors' model whose last layer outputs exactly 0 (normalised) predicts the release's mean pose of oliver:
+    with stats: release the prediction is the release's mean (SDT-BP: parted, made global; Speech2Gesture: global)
+    x the release's scale_factor, which the dev clips here are, so L2 is 0 and FTD 0: the model path (final results,
+    the conversion to normalised parted poses before the FTD encoder) meets the truth path.  Statistics computed from
+    the clips put the prediction elsewhere."""
+    release = release_stats("oliver")
+    mean_pose = to_global(release["mean_parted"]) if method == "sdt_bp" else release["mean_global"]  # [2, 121] px
+    dev = np.zeros((3, 64, 3, 137), np.float32)
+    dev[:, :, :2, 1] = [640, 360]  # the neck
+    dev[:, :, :2, layout.KEEP_121] = np.array([640, 360], np.float32)[:, None] + mean_pose
+    dev[:, :, 2] = 1
+    save_npy(tmp_path / "dev_poses.npy", dev)
+    save_npy(tmp_path / "dev_audio.npy", np.random.default_rng(0).normal(0, 0.1, (3, AUDIO_SAMPLES)).astype(np.float32))
+    save_npy(tmp_path / "train_poses.npy", synthetic_poses(np.random.default_rng(1), N_TRAIN))
+    torch.save(release_fixture.audio2pose(method, n_train=N_TRAIN, output_bias=np.zeros(242)), tmp_path / "m.pth")
+    torch.save(release_fixture.pose_vae(n_train=N_TRAIN), tmp_path / "vae.pth")
+    results = {}
+    for choice in ("release", "computed"):
+        compute_stats(tmp_path / "train_poses.npy", tmp_path / f"{choice}.npz", "released", speaker="oliver",
+                      stats=choice)
+        results[choice] = evaluate("oliver", method, tmp_path / "dev_poses.npy", tmp_path / f"{choice}.npz",
+                                   tmp_path / "vae.pth", tmp_path / f"{choice}.json",
+                                   dev_audio=tmp_path / "dev_audio.npy", model_path=tmp_path / "m.pth",
+                                   settings={"diversity_samples": 0}, progress=False)
+    stats = json.loads((tmp_path / "release.json").read_text())["stats"]
+    assert stats["source"] == "release" and stats["scale_factor"] == 0.9549234615419752
+    assert results["release"]["L2"] < 1e-3 and results["release"]["FTD"] == pytest.approx(0, abs=1e-6)
+    assert results["computed"]["stats"]["source"] == "computed" and results["computed"]["L2"] > 10
+
+
+def test_template_table_must_have_one_row_per_train_row(speaker, tmp_path):
+    """A configured checkpoint of other data: its table length and the speaker's train rows are both named."""
+    torch.save(release_fixture.audio2pose("sdt_bp", n_train=N_TRAIN + 2), tmp_path / "bp.pth")
+    index = tmp_path / "clips.csv"
+    index.write_text("dataset,index,release_row\n" + "".join(f"train,{i},{i}\n" for i in range(N_TRAIN))
+                     + "dev,0,0\n")
+    with pytest.raises(InputError, match=f"table has {N_TRAIN + 2} rows, but there are {N_TRAIN} train rows"):
+        run_eval(speaker, "sdt_bp", model=tmp_path / "bp.pth", index_csv=index, out="bad.json")
+    assert not (speaker / "bad.json").exists()

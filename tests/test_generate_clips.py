@@ -7,8 +7,11 @@ import subprocess
 
 import numpy as np
 import pytest
+from PIL import Image
 from test_clean import make_pose, save_keypoints
 
+from sdt.dataset.change_fps import change_fps
+from sdt.dataset.extract_frames import extract_frames
 from sdt.dataset.generate_clips import audio_length, audio_starts, generate_clips, plan_windows, write_clips
 from sdt.dataset.remove_outliers import remove_outliers
 from sdt.dataset.rescale_shoulders import rescale_shoulders
@@ -29,11 +32,23 @@ def test_audio_length_and_starts():
 
 def test_window_starts_and_counts():
     plan = plan_windows(np.ones(200, bool), 10**7, FPS, RATE)  # defaults: 64 frames, stride 5, skip 80
-    assert plan["start_frame"].tolist() == list(range(80, 200 - 64 + 1, 5))
+    assert plan["start_frame"].tolist() == list(range(80, 200 - 64, 5)) == [80, 85, 90, 95, 100, 105, 110, 115,
+                                                                            120, 125, 130, 135]
     assert plan["windows_total"] == 12 and plan["dropped_invalid"] == plan["dropped_audio"] == 0
     assert plan["audio_start"].tolist() == [int(s / FPS * RATE) for s in range(80, 137, 5)]
-    last = plan_windows(np.ones(80 + 64, bool), 10**7, FPS, RATE)  # exactly one window fits
-    assert last["start_frame"].tolist() == [80]
+
+
+@pytest.mark.parametrize("n_frames", [144, 149, 150, 153])
+def test_windows_stop_where_the_release_script_stops(n_frames):
+    """The release's 3_1_generate_clips.py: range(start_frame_idx, total_length - NUM_FRAMES, FPS // 3) with 80 and
+    64: a window never ends on the video's last frame.  last_window=True also cuts that window (when the stride
+    reaches it)."""
+    release = plan_windows(np.ones(n_frames, bool), 10**7, FPS, RATE)["start_frame"].tolist()
+    assert release == list(range(80, n_frames - 64, 5))
+    every = plan_windows(np.ones(n_frames, bool), 10**7, FPS, RATE, last_window=True)["start_frame"].tolist()
+    ends_on_last_frame = (n_frames - 64 - 80) % 5 == 0
+    assert every == release + ([n_frames - 64] if ends_on_last_frame else [])
+    assert {144: [], 149: [80], 150: [80, 85], 153: [80, 85]}[n_frames] == release
 
 
 def test_outlier_frame_drops_every_window_containing_it():
@@ -84,9 +99,9 @@ def test_clip_contents_follow_the_start_frame(tmp_path):
 
 
 def test_too_short_video_gives_zero_clips(tmp_path):
-    plan = plan_windows(np.ones(143, bool), 10**6, FPS, RATE)  # 80 + 64 frames needed
+    plan = plan_windows(np.ones(144, bool), 10**6, FPS, RATE)  # 80 + 64 + 1 frames needed
     assert plan["windows_total"] == 0 and len(plan["start_frame"]) == 0
-    write_clips(tmp_path / "c.npz", make_pose(143), np.zeros(10**6, np.float32), plan, windows_total=0)
+    write_clips(tmp_path / "c.npz", make_pose(144), np.zeros(10**6, np.float32), plan, windows_total=0)
     with np.load(tmp_path / "c.npz") as z:
         assert z["poses"].shape == (0, 64, 3, 137) and z["audio"].shape == (0, L)
         assert z["start_frame"].shape == (0,) and int(z["windows_total"]) == 0
@@ -184,3 +199,58 @@ def test_unreadable_video_and_mismatched_inputs_name_the_file(video, steps, tmp_
         generate_clips(rescaled, short, video, tmp_path / "c.npz", fps=FPS)
     assert str(short) in str(err.value)
     assert not (tmp_path / "c.npz").exists()
+
+
+# --- audio and picture that start at different times ------------------------------------------------------------
+
+FLASH_PERIOD, FLASH_FIRST = 0.6, 0.2  # s: flashes and clicks at 0.2, 0.8, 1.4, ... (multiples of 1/15 s)
+DELAY = 0.5  # s: the audio stream starts this long after the picture
+
+
+@pytest.fixture(scope="module")
+def late_audio_video(tmp_path_factory):
+    """12 s at 30 fps: a white picture for 1/15 s at each instant 0.2 + 0.6 k, a 2 ms click at the same instants in
+    the audio, whose stream starts DELAY s after the picture (ffmpeg -itsoffset: the mp4 gets an audio start time,
+    as phone and screen recordings and re-muxed files do); the audio's own clicks therefore sit DELAY s earlier."""
+    folder = tmp_path_factory.mktemp("late_audio")
+    frame = "mod(N-6\\,18)"  # frames 6, 7, 24, 25, ...: t = 0.2 + 0.6 k for 1/15 s
+    ffmpeg("-f", "lavfi", "-i", f"color=c=black:s=160x120:r=30:d=12,format=yuv420p,"
+           f"geq=lum='if(lt({frame}\\,2)\\,235\\,16)':cb=128:cr=128", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           folder / "picture.mp4")
+    click = f"lt(mod(t+{DELAY - FLASH_FIRST}\\,{FLASH_PERIOD})\\,0.002)"
+    ffmpeg("-f", "lavfi", "-i", f"aevalsrc='if({click}\\,0.9\\,0)':s=48000:d=12", folder / "clicks.wav")
+    ffmpeg("-i", folder / "picture.mp4", "-itsoffset", DELAY, "-i", folder / "clicks.wav", "-map", "0:v",
+           "-map", "1:a", "-c:v", "copy", "-c:a", "aac", folder / "late.mp4")
+    info = probe(folder / "late.mp4")
+    assert info["audio_start"] - info["video_start"] > DELAY - 0.05  # the offset is in the file, not in the samples
+    return folder / "late.mp4"
+
+
+def test_late_audio_stays_on_its_frames(late_audio_video, tmp_path):
+    """The whole chain (change_fps, extract_frames, generate_clips) on the late-audio video: every clip's click lands
+    on its flash frame within one mel hop (160 samples)."""
+    change_fps(late_audio_video, tmp_path / "fps.mp4", FPS)
+    meta = extract_frames(tmp_path / "fps.mp4", tmp_path / "frames")
+    frames = sorted((tmp_path / "frames").glob("*.jpg"))
+    level = np.array([np.asarray(Image.open(p).convert("L")).mean() for p in frames])
+    flashes = np.flatnonzero(level > 128)  # the frames that show a flash
+    assert len(flashes) >= 15 and np.allclose(np.diff(flashes), FLASH_PERIOD * FPS)
+    flashes = flashes[flashes / FPS > DELAY]  # the first flash comes before the audio starts: silence there
+    pose = make_pose(meta["n_frames"])
+    kp = save_keypoints(tmp_path / "kp.npz", pose)
+    remove_outliers(kp, tmp_path / "outliers.npz")
+    rescale_shoulders(kp, tmp_path / "outliers.npz", tmp_path / "rescaled.npz")
+    generate_clips(tmp_path / "rescaled.npz", tmp_path / "outliers.npz", tmp_path / "fps.mp4", tmp_path / "clips.npz",
+                   skip_frames=0, progress=False)
+    with np.load(tmp_path / "clips.npz") as z:
+        starts, audio = z["start_frame"], z["audio"]
+    assert len(starts) >= 20
+    hop, window = 160, int(FLASH_PERIOD / 2 * RATE)
+    for start, clip in zip(starts, audio, strict=True):
+        inside = flashes[(flashes >= start) & (flashes < start + 64)] - start
+        assert len(inside) >= 5
+        for f in inside:
+            expected = int(round(f / FPS * RATE))  # the flash frame's instant, in samples from the clip's start
+            lo = max(0, expected - window)
+            click = lo + int(np.argmax(np.abs(clip[lo:expected + window])))
+            assert abs(click - expected) <= hop, (start, f, click - expected)

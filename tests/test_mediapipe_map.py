@@ -13,7 +13,7 @@ from matplotlib import cbook
 from matplotlib.path import Path as Polygon
 from mediapipe.python.solutions import holistic
 
-from sdt.dataset.mediapipe_map import BODY25_FROM_POSE, FACE68_FROM_MESH, holistic_to_137
+from sdt.dataset.mediapipe_map import BODY25_FROM_POSE, holistic_to_137
 
 FACE0 = 25  # 137-index of face point 0
 NOSE_TIP = 55  # face point 30
@@ -146,12 +146,27 @@ def test_body_only_follows_the_spec_table():
     assert len(BODY25_FROM_POSE) == 25
 
 
-def test_face_only_uses_table_and_iris_centres():
+def test_face_points_come_from_mediapipes_own_contours():
+    """Each iBUG contour takes its vertices from the face-mesh contour MediaPipe itself names for that part (the
+    person's right eye from FACEMESH_RIGHT_EYE, ...), with the anchors everybody uses for the 68-point layout, and
+    the pupils from the iris centres; checked on the output, whose x px is the mesh vertex index in this fake."""
+    from mediapipe.python.solutions import face_mesh_connections as mesh
+
     pose, found = holistic_to_137(fake_results(face=landmarks(478)), 1000, 1000)
     assert found.tolist() == [False, True, False, False]
-    f = face(pose)
-    np.testing.assert_allclose(f[:68, 0], FACE68_FROM_MESH, rtol=1e-5)  # x px = mesh index here
-    np.testing.assert_allclose(f[68:, 0], [468, 473], rtol=1e-5)
+    vertex = np.round(face(pose)[:, 0]).astype(int)  # [70] the mesh vertex behind each face point
+
+    def contour(name):
+        return {i for edge in getattr(mesh, f"FACEMESH_{name}") for i in edge}
+
+    parts = {"FACE_OVAL": range(0, 17), "RIGHT_EYEBROW": range(17, 22), "LEFT_EYEBROW": range(22, 27),
+             "NOSE": [27, 28, 29, 30, 32, 33, 34], "RIGHT_EYE": range(36, 42), "LEFT_EYE": range(42, 48),
+             "LIPS": range(48, 68)}
+    for name, points in parts.items():
+        assert set(vertex[list(points)]) <= contour(name), name
+    anchors = {8: 152, 36: 33, 39: 133, 42: 362, 45: 263, 48: 61, 54: 291, 60: 78, 64: 308, 68: 468, 69: 473}
+    assert {k: int(vertex[k]) for k in anchors} == anchors  # chin, eye and mouth corners, iris centres
+    assert len(set(vertex)) == 70
     assert (pose[2, 25:95] == 1).all() and not pose[:, :25].any() and not pose[:, 95:].any()
 
 

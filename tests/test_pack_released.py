@@ -89,6 +89,7 @@ def test_pack_released_splits_and_round_trip(released, tmp_path):
                                        "start_frame", "end_frame", "index"]
     assert list(index["dataset"]) == ["train"] * 3 + ["idle"] + ["dev"] * 3
     assert list(index["release_dataset"]) == ["train"] * 3 + ["idle", "dev", "val", "val"]
+    assert list(index["release_row"]) == [0, 1, 2, 0, 0, 0, 1]  # position among the release's rows of its label
     assert list(index["start_frame"]) == [80, 85, 90, 90, 95, 100, 100]
     assert index["start"].iloc[2] == 6.0 and index["end"].iloc[0] == pytest.approx(144 / 15, abs=1e-6)
     assert set(index["interval_id"]) == {"107557"} and set(index["speaker"]) == {"oliver"}
@@ -117,12 +118,18 @@ def test_unreadable_clips_are_skipped_and_reported(released, tmp_path, caplog, m
     assert "pose must be" in reported[str(folder / "npz" / "clip5.npz")]
     for i in (0, 4, 5):
         assert f"clip{i}.npz" in caplog.text
-    index = pd.read_csv(tmp_path / "d" / "c.csv")
-    assert not index["pose_fn"].str.contains("clip0|clip4|clip5").any()
-    assert list(index[index.dataset == "train"]["index"]) == [0, 1]  # rows stay contiguous
+    index = pd.read_csv(tmp_path / "d" / "c.csv", keep_default_na=False)
+    # every release row is kept, in the csv's order: a skipped clip has index -1 and its problem ...
+    skipped = index[index["index"] == -1]
+    assert sorted(skipped["pose_fn"]) == ["npz/clip0.npz", "npz/clip4.npz", "npz/clip5.npz"]
+    assert (skipped["problem"] != "").all() and (index[index["index"] >= 0]["problem"] == "").all()
+    # ... and every other clip keeps its release row: train row k of the release is template-table row k
+    train_rows = index[index.dataset == "train"]
+    assert list(train_rows["release_row"]) == [0, 1, 2] and list(train_rows["index"]) == [-1, 0, 1]
+    assert list(index[index.dataset == "dev"]["release_row"]) == [0, 0, 1]  # dev 0, then val 0 and 1
     train = np.load(tmp_path / "d" / "train_poses.npy", mmap_mode="r")
-    assert train.shape[0] == 2  # shrunk to what was read
-    for row in index[index.dataset == "train"].itertuples():
+    assert train.shape[0] == 2  # shrunk to what was read; packed rows stay contiguous
+    for row in train_rows[train_rows["index"] >= 0].itertuples():
         np.testing.assert_array_equal(train[row.index], clips[row.pose_fn][1][:64].astype(np.float32))
     assert np.load(tmp_path / "d" / "dev_audio.npy", mmap_mode="r").shape == (1, AUDIO)
     assert not [p for p in (tmp_path / "d").iterdir() if p.name.startswith(".")]

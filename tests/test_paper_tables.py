@@ -12,7 +12,7 @@ from sdt.evaluate.metrics import METRICS, aggregate
 from sdt.evaluate.paper_tables import write_paper_tables
 
 
-def evaluation(tmp_path, speaker, method, per_seed_l2, n_clips=10, diversity=1.5):
+def evaluation(tmp_path, speaker, method, per_seed_l2, n_clips=10, diversity=1.5, stats="computed"):
     """An evaluation JSON as sdt.evaluate.evaluate.evaluate writes it; metric m of seed i = L2_i + offset of m."""
     seeds = list(range(len(per_seed_l2))) if len(per_seed_l2) > 1 else []
     per_seed = [{"seed": s if seeds else None, "L2": l2, "lip_sync_error": 0.1 + l2 / 100, "FTD": 2 * l2,
@@ -22,7 +22,8 @@ def evaluation(tmp_path, speaker, method, per_seed_l2, n_clips=10, diversity=1.5
     result = {"speaker": speaker, "method": method, "split": "dev", **mean, "n_clips": n_clips, "seeds": seeds,
               "std": std, "per_seed": per_seed,
               "settings": {"template": "random_train", "seeds": seeds or [0], "diversity_samples": 5,
-                           "pck_threshold": 0.2, "batch_size": 64}}
+                           "pck_threshold": 0.2, "batch_size": 64},
+              "stats": {"path": f"results/{speaker}/stats.npz", "source": stats, "scale_factor": 1.0}}
     path = tmp_path / f"{speaker}_{method}.json"
     path.write_text(json.dumps(result))
     return path
@@ -54,14 +55,17 @@ def test_several_seeds_give_mean_and_std(tmp_path):
 
 
 def test_one_seed_has_no_std_columns(tmp_path):
-    paths = [evaluation(tmp_path, s, m, [1.0]) for s in ("oliver", "xing") for m in ("mean_pose", "sdt_vae")]
+    paths = [evaluation(tmp_path, s, m, [1.0], stats="release" if s == "oliver" else "computed")
+             for s in ("oliver", "xing") for m in ("mean_pose", "sdt_vae")]
     write_paper_tables(paths, tmp_path / "t.csv", tmp_path / "t.md")
     csv = pd.read_csv(tmp_path / "t.csv")
-    assert list(csv.columns) == ["speaker", "method", *METRICS, "n_clips", "n_seeds"]
+    assert list(csv.columns) == ["speaker", "method", *METRICS, "n_clips", "n_seeds", "stats"]
+    assert list(csv["stats"]) == ["release", "release", "computed", "computed"]  # which statistics each row used
     assert list(zip(csv["speaker"], csv["method"], strict=True)) == [
         ("oliver", "mean_pose"), ("oliver", "sdt_vae"), ("xing", "mean_pose"), ("xing", "sdt_vae")]
     md = (tmp_path / "t.md").read_text()
     assert "±" not in md and md.count("\n| ") == 5  # header + 4 rows
+    assert "oliver: the release's published statistics; xing: statistics computed from its train clips" in md
 
 
 def test_bad_inputs(tmp_path):

@@ -42,7 +42,7 @@ def speaker(tmp_path):
     found_b[:, :2] = True  # body and face only: no complete person
     write_keypoints(root / "keypoints" / "b.npz", found_b)
     write_outliers(root / "outliers" / "b.npz", np.full(100, 2))
-    clips = [write_clip_file(root / "clips" / "a.npz", 20, 1, dropped_short=np.int64(1)),
+    clips = [write_clip_file(root / "clips" / "a.npz", 20, 1, dropped_audio=np.int64(1)),
              write_clip_file(root / "clips" / "b.npz", 0, 2)]
     split_dataset(clips, outputs_for(root / "dataset"), root / "dataset" / "clips.csv", idle_clips=2)
     return root
@@ -62,10 +62,12 @@ def test_qc_table(speaker, tmp_path):
     assert (a.frames_in, a.found_body, a.found_lhand, a.frames_complete_person) == (200, 195, 185, 185)
     assert (a.frames_redetected, b.frames_redetected) == (4, 0)
     assert (a.outliers_no_person, a.outliers_undetected_point, a.frames_kept) == (5, 12, 183)
-    assert (a.windows_total, a.clips, a.dropped_invalid, a.dropped_short) == (23, 20, 3, 1)
+    # the reasons generate_clips records (sdt.dataset.generate_clips: dropped_invalid, dropped_audio)
+    assert sorted(c for c in read.columns if c.startswith("dropped_")) == ["dropped_audio", "dropped_invalid"]
+    assert (a.windows_total, a.clips, a.dropped_invalid, a.dropped_audio) == (23, 20, 3, 1)
     assert (a.train, a.idle, a.dev) == (16, 2, 2)
     assert (b.frames_in, b.frames_complete_person, b.outliers_undetected_point, b.frames_kept) == (100, 0, 100, 0)
-    assert (b.clips, b.dropped_short, b.train, b.idle, b.dev) == (0, 0, 0, 0, 0)  # a reason one video lacks: 0
+    assert (b.clips, b.dropped_audio, b.train, b.idle, b.dev) == (0, 0, 0, 0, 0)  # a reason one video lacks: 0
     numeric = read.columns.drop("video")
     assert (total[numeric] == read.iloc[:2][numeric].sum()).all()
     assert list(read.columns[-3:]) == ["train", "idle", "dev"]

@@ -1,6 +1,8 @@
-"""sdt/release_checkpoint.py on checkpoints in the release's layout (SDT_SPEC 7), made from our own models."""
+"""sdt/release_checkpoint.py on checkpoints in the release's layout (SDT_SPEC 7): round trips through our own models,
+and checkpoints written from the release's literal key names and shapes (tests/release_fixture.py)."""
 
 import pytest
+import release_fixture
 import torch
 
 from models.discriminator import PoseDiscriminatorConfig, PoseSequenceDiscriminator
@@ -155,3 +157,49 @@ def test_bad_checkpoints_raise_input_errors(tmp_path):
         load_release_checkpoint({"epoch": 1}, kind="vae")
     with pytest.raises(ValueError, match="kind"):
         load_release_checkpoint({"model_state_dict": {}}, kind="pose")
+
+
+# --- checkpoints written from the release's own key names and shapes (tests/release_fixture.py) -------------------
+
+@pytest.mark.parametrize("kind", ["sdt_bp", "sdt_vae", "s2g"])
+def test_release_audio2pose_layout_loads_every_weight(kind, tmp_path):
+    ckpt = release_fixture.audio2pose(kind, n_train=7)
+    path = tmp_path / f"{kind}.pth"
+    torch.save(ckpt, path)
+    rel = load_release_checkpoint(path, kind="audio2pose")
+    report, state = rel["report"], ckpt["model_state_dict"]
+    assert report.unknown == []
+    code_mapper = sorted(k for k in state if ".code_mapper." in k)
+    assert (len(code_mapper) == 7 * 6 + 2) == (kind != "s2g")  # 7 BN blocks + the 1x1 convolution
+    assert all("CodeMapper" in report.skipped[k] for k in code_mapper)
+    # every weight is loaded or skipped for a stated reason: nothing is left out silently
+    assert set(report.loaded) | set(report.skipped) == set(state) | {k for k in ckpt if k.endswith("_state_dict")
+                                                                      and k != "model_state_dict"}
+    cfg = rel["generator_config"]
+    # the IN generator is recognised as IN although its code mapper carries batch-norm statistics
+    assert (cfg.norm, cfg.template_dim, cfg.n_points) == (("BN", 0, 121) if kind == "s2g" else ("IN", 32, 121))
+    for key, value in state.items():
+        if key.startswith("module.netG.") and ".code_mapper." not in key:
+            ours = rel["generator"].state_dict()[key[len("module.netG."):]]
+            torch.testing.assert_close(ours, value, atol=0, rtol=0, msg=key)
+    assert (rel["templates"] is not None) == (kind == "sdt_bp")
+    assert (rel["discriminator"] is not None) == (kind == "s2g")
+    if kind == "sdt_bp":
+        torch.testing.assert_close(rel["templates"], state["module.clips_code"])
+    with torch.no_grad():
+        out = rel["generator"](torch.rand(2, 80, 100), rel["templates"][:2] if kind == "sdt_bp" else
+                               (torch.randn(2, 32) if kind == "sdt_vae" else None))
+    assert out.shape == (2, 64, 2, 121) and torch.isfinite(out).all()
+
+
+def test_release_pose_vae_layout_loads_every_weight(tmp_path):
+    ckpt = release_fixture.pose_vae(n_train=9)
+    torch.save(ckpt, tmp_path / "vae.pth")
+    rel = load_release_checkpoint(tmp_path / "vae.pth", kind="vae")
+    assert rel["report"].unknown == [] and rel["vae_config"] == PoseVAEConfig()
+    state = ckpt["model_state_dict"]
+    for key, value in state.items():
+        if key.startswith("module.ae."):
+            torch.testing.assert_close(rel["vae"].state_dict()[key[len("module.ae."):]], value, atol=0, rtol=0)
+    torch.testing.assert_close(rel["clip_code_mu"], state["module.clip_code_mu"])
+    assert rel["clip_code_mu"].shape == (9, 32)

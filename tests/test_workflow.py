@@ -2,10 +2,13 @@
 one full run shared by the module, then what a rerun would do after each kind of change (dry runs), and the
 errors a user gets from bad configs and inputs.  Everything runs real snakemake, ffmpeg and MediaPipe."""
 
+import contextlib
 import json
 import os
+import re
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -72,6 +75,12 @@ def test_dataset_outputs(run):
     per_video = qc[qc["video"].isin(VIDEOS)]
     assert (per_video["clips"] > 0).all()
     assert per_video["clips"].sum() == len(index)
+    # every window generate_clips planned is a clip or dropped for one of the reasons it records
+    dropped = per_video["dropped_invalid"] + per_video["dropped_audio"]
+    assert (per_video["windows_total"] == per_video["clips"] + dropped).all()
+    # the release's windows: range(skip, T - 64, stride), T = 14 s x 15 fps
+    skip, stride = SMALL_CONFIG["dataset"]["skip_frames"], 5
+    assert (per_video["windows_total"] == len(range(skip, 14 * 15 - 64, stride))).all()
 
 
 def test_extracted_frames_are_temporary(run):
@@ -132,26 +141,57 @@ def test_training_setting_reruns_only_that_model(run):
     assert not {"train_sdt_bp", "train_s2g"} & set(jobs)
 
 
+@contextlib.contextmanager
+def edited(run, code):
+    """``code`` (a path in the private copy) with a comment appended, newer and different (the script's mtime, the
+    module's content); restored afterwards."""
+    path = run["snakefile"].parent / code
+    text, stat = path.read_text(), path.stat()
+    path.write_text(text + "\n# an edit\n")
+    later = time.time() + 5  # mtime resolution is coarse on some file systems
+    os.utime(path, (later, later))
+    try:
+        yield
+    finally:
+        path.write_text(text)
+        os.utime(path, (stat.st_atime, stat.st_mtime))
+
+
 @pytest.mark.parametrize(("code", "rule"), [
     ("workflow_scripts/generate_clips.py", "generate_clips"),  # the step's script
     ("sdt/dataset/generate_clips.py", "generate_clips"),  # the importable code it runs
     ("sdt/dataset/detect_keypoints.py", "detect_keypoints"),
 ])
 def test_edited_code_reruns_its_step(run, code, rule):
-    path = run["snakefile"].parent / code
-    text, stat = path.read_text(), path.stat()
-    path.write_text(text + "\n# an edit\n")  # newer and different: the script's mtime, the module's content
-    later = time.time() + 5  # mtime resolution is coarse on some file systems
-    os.utime(path, (later, later))
-    try:
+    with edited(run, code):
         jobs = plan(run)
-    finally:
-        path.write_text(text)
-        os.utime(path, (stat.st_atime, stat.st_mtime))
     assert jobs.get(rule) == len(VIDEOS), jobs
     upstream = set(PER_VIDEO[:PER_VIDEO.index(rule)]) - {"extract_frames"}  # temporary frames are made again
     assert not upstream & set(jobs)
     assert plan(run) == {}  # restored: nothing to do again
+
+
+# The steps whose script imports models/blocks.py (the conv-norm-activation block), directly or through other modules:
+# every step that builds a network.  Downstream of them: the table (evaluations) and the training curves (histories).
+IMPORT_BLOCKS = {"train_pose_vae", "train_sdt_bp", "train_sdt_vae", "train_s2g", "evaluate", "demo", "render_clips",
+                 "plot_templates"}
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("models/blocks.py", IMPORT_BLOCKS | {"paper_tables", "plot_training", "all"}),
+    ("sdt/train/synthetic.py", set()),  # imported by tests and benchmarks only: no step runs it
+])
+def test_edited_shared_module_reruns_exactly_its_importers(run, code, expected):
+    with edited(run, code):
+        jobs = plan(run)
+    assert set(jobs) == expected, set(jobs) ^ expected
+    assert all(n == 1 for r, n in jobs.items() if r != "evaluate") and jobs.get("evaluate", 5) == 5
+
+
+def test_speed_only_settings_rerun_nothing(run):
+    assert changed(run, train={"num_workers": 2, "checkpoint_every": 5}) == {}
+    # the same as a nested --config override, which is typed by the schema and validates
+    assert plan(run, "--config", 'train={"num_workers": 2, "checkpoint_every": 5}') == {}
 
 
 # --- bad configs and inputs ---------------------------------------------------------------------------------
@@ -184,8 +224,8 @@ def test_corrupt_video_fails_naming_it_and_leaves_nothing(tmp_path):
     bad.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
     work = _config(tmp_path / "work", {"me": {"videos": str(videos)}})
     proc = snakemake(work, "results/me/fps/broken.mp4", check=False)
-    assert proc.returncode != 0 and "broken.mp4" in proc.output
-    assert not list((work / "results").rglob("broken*")) if (work / "results").exists() else True
+    assert proc.returncode != 0 and "broken.mp4" in proc.output and "unreadable or corrupt video" in proc.output
+    assert list(work.glob("results/**/broken*")) == [] and list(work.glob("results/**/.*")) == []
 
 
 def test_silent_video_without_audio_track_fails(tmp_path):
@@ -200,8 +240,58 @@ def test_silent_video_without_audio_track_fails(tmp_path):
     assert proc.returncode != 0 and "mute.mp4" in proc.output and "audio" in proc.output
 
 
-def test_config_file_is_valid_yaml_with_comments():
+def test_config_file_is_valid_and_documents_every_key():
+    """config/config.yaml passes the schema as it is, and every key in it is commented (on its line or just above)."""
+    from snakemake.utils import validate
     from workflow_helpers import REPO
 
     text = (REPO / "config" / "config.yaml").read_text()
-    assert yaml.safe_load(text)["speakers"] and text.count("#") > 40
+    validate(yaml.safe_load(text), str(REPO / "config" / "schemas" / "config.schema.yaml"))
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^\s*[A-Za-z_]+:", line):
+            above = lines[i - 1].strip() if i else ""
+            assert "#" in line or above.startswith("#"), f"config.yaml line {i + 1} has no comment: {line}"
+
+
+# --- the authors' data and checkpoints ------------------------------------------------------------------------------
+
+def released_speaker(folder, n_train=4, n_dev=3):
+    """A tiny folder in the release's format (SDT_SPEC 2.1): processed_137.csv + one npz per clip."""
+    from test_pack_released import COLUMNS, release_clip
+
+    rows = []
+    for i, label in enumerate(["train"] * n_train + ["dev"] * n_dev):
+        release_clip(folder / "npz" / f"clip{i}.npz", i)
+        rows.append([label, 80 + 70 * i, 144 + 70 * i, "v1", f"npz/clip{i}.npz", f"audio/{i}.wav", "v1.mp4", "oliver"])
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(folder / "processed_137.csv", index=False)
+    return folder
+
+
+def test_evaluating_the_authors_checkpoints_trains_nothing(tmp_path):
+    """All four models of a released speaker given in evaluate.checkpoints: no training job; the demo, the dev-clip
+    renderings and the template plot use those checkpoints; the demo speaks with dev clips (no espeak-ng)."""
+    data = released_speaker(tmp_path / "oliver")
+    checkpoints = {m: str(tmp_path / f"{m}.pth") for m in ("pose_vae", "s2g", "sdt_bp", "sdt_vae")}
+    for path in checkpoints.values():
+        Path(path).write_bytes(b"a checkpoint")  # a dry run only needs them to exist
+    work = _config(tmp_path / "work", {"oliver": {"released": str(data)}}, train={"preset": "auto"},
+                   evaluate={"checkpoints": {"oliver": checkpoints}})
+    jobs = planned_jobs(work)
+    assert not [r for r in jobs if r.startswith("train_")] and "plot_training" not in jobs
+    assert {"pack_released", "compute_stats", "evaluate", "demo", "render_clips", "plot_templates",
+            "dev_demo_audio"} <= set(jobs)
+    assert "make_demo_audio" not in jobs  # no espeak-ng
+    plan_text = snakemake(work, "--dry-run").output
+    inputs = dict(re.findall(r"rule (\w+):\n\s+input: ([^\n]*)", plan_text))  # each rule's job (one of each here)
+    for rule in ("demo", "render_clips", "plot_templates"):  # the released SDT-VAE and its templates' VAE
+        assert checkpoints["sdt_vae"] in inputs[rule] and checkpoints["pose_vae"] in inputs[rule], rule
+    assert checkpoints["sdt_bp"] in inputs["plot_templates"]
+    assert "speaker oliver (released): training preset release: 100 epochs x all steps of 32 clips" in plan_text
+
+    # a released SDT-VAE without its pose VAE (the source of its templates) stops at once
+    del checkpoints["pose_vae"]
+    work = _config(tmp_path / "work2", {"oliver": {"released": str(data)}},
+                   evaluate={"checkpoints": {"oliver": checkpoints}})
+    proc = snakemake(work, "--dry-run", check=False)
+    assert proc.returncode != 0 and "gives sdt_vae but no pose_vae" in proc.output

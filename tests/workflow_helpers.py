@@ -32,8 +32,8 @@ def make_workdir(path, config=None):
     return path
 
 
-# What a copy of the workflow needs: the Snakefile and what it reads relative to itself.  The step scripts
-# import the installed sdt package (the repo's, editable); the copied sdt/ serves as the rules' code inputs.
+# What a copy of the workflow needs: the Snakefile and what it reads relative to itself.  The step scripts import
+# the copy's own sdt and models (rules/common.smk puts the workflow's folder first on their PYTHONPATH).
 WORKFLOW_FILES = ("Snakefile", "rules", "workflow_scripts", "config", "envs", "report", "sdt", "models")
 
 

@@ -2,7 +2,9 @@
 (sdt.dataset.compute_stats, SDT_SPEC 2.8) -> stats.npz.
 
 For a released speaker the scale_factor is the release's own, looked up by the speaker's name (the name in
-clips.csv when the rule gives it as input `index`, else the {speaker} wildcard).
+clips.csv when the rule gives it as input `index`, else the {speaker} wildcard) in the release's statistics
+(input `release_stats`); with `stats: release` (the default for a released speaker those tables cover) the mean and
+std are the release's too.
 """
 
 import logging
@@ -18,4 +20,6 @@ compute_stats(
     reference_px=snakemake.params.reference_px,
     speaker=snakemake.wildcards.speaker,
     index=snakemake.input.get("index"),
+    stats=snakemake.params.stats,
+    release_json=snakemake.input.release_stats,
 )

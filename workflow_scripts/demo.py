@@ -22,4 +22,6 @@ run_demo(
     seed=snakemake.params.seed,
     strip_frames=snakemake.params.strip_frames,
     threads=snakemake.threads,
+    pose_vae=snakemake.input.get("pose_vae"),
+    index_csv=snakemake.input.index,
 )

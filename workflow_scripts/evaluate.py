@@ -19,6 +19,7 @@ evaluate(
     output=snakemake.output.metrics,
     dev_audio=snakemake.input.get("dev_audio"),
     model_path=snakemake.input.get("model"),
+    index_csv=snakemake.input.get("index"),
     settings=snakemake.params.settings,
     threads=snakemake.threads,
 )

@@ -21,4 +21,5 @@ generate_clips(
     clip_stride=snakemake.params.clip_stride,
     skip_frames=snakemake.params.skip_frames,
     audio_rate=snakemake.params.audio_rate,
+    last_window=snakemake.params.last_window,
 )

@@ -17,4 +17,5 @@ render_clips(
     n_clips=snakemake.params.clips,
     seed=snakemake.params.seed,
     threads=snakemake.threads,
+    pose_vae=snakemake.input.get("pose_vae"),
 )

@@ -13,6 +13,8 @@ logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asc
 
 settings = dict(snakemake.params.settings)
 method = settings.pop("method")
+# speed-only settings come as resources, so that changing them reruns nothing (rules/common.smk: SPEED_ONLY)
+settings.update(num_workers=snakemake.resources.num_workers, checkpoint_every=snakemake.resources.checkpoint_every)
 data = {k: snakemake.input[k] for k in ("train_poses", "train_audio", "dev_poses", "dev_audio", "stats")}
 train(
     method,

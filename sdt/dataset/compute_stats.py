@@ -1,18 +1,32 @@
 """Rule compute_stats (SDT_SPEC 2.8): a speaker's pose statistics over its train clips and its ``scale_factor``.
 
 stats.npz (read it with :func:`sdt.poses.load_stats`): mean_parted, std_parted, mean_global, std_global float32
-[2, 121]; scale_factor float; scale_rule str; n_train_clips int; shoulder_px float (mean shoulder width of the
-train poses, for the record).
+[2, 121]; scale_factor float; scale_rule str; n_train_clips int; stats_source str (``computed`` or ``release``);
+release_name str (the name looked up in the release's tables, "" if none); shoulder_px float (mean shoulder width
+of the train poses, for the record).
+
+Which statistics (``stats``, per speaker in the config):
+  computed  mean and std over the speaker's own train clips (below)
+  release   the release's hard-coded numbers of the speaker (SDT_SPEC 9: ``SPEAKERS_STAT_121`` and
+            ``SPEAKERS_STAT_121_parted``, shipped as config/published/release_speakers_stat.json): the authors'
+            checkpoints were trained and evaluated with them, so evaluating those checkpoints exactly needs them
+  auto      release for a released speaker (scale rule ``released``) that both tables cover, else computed
 
 The scale_factor puts every speaker's final results on Oliver's scale.  The release gives Oliver's factor for his
 shoulder width of 331.085 px; a pose with shoulder width ``w`` px therefore gets ``0.95492... * 331.085 / w``:
   rescaled_to_oliver  poses were rescaled to ``reference_px`` (default Oliver's width): w = reference_px, so the
                       default gives exactly Oliver's factor, as the release says
   shoulder_width      poses kept their own size: w = the mean shoulder width measured over the train poses
-  released            the release's own factor of the speaker (oliver, kubinec, luo, xing); a released speaker of
-                      another name falls back to shoulder_width (logged, and recorded in scale_rule)
+  released            the release's own factor of the speaker (release_speakers_stat.json: oliver, kubinec, luo,
+                      xing and the Speech2Gesture speakers); a released speaker of another name falls back to
+                      shoulder_width (logged, and recorded in scale_rule)
+The release's factor of a speaker is that of its parted table (the two tables agree for oliver, kubinec, luo,
+xing, jon; for almaram, conan, ellen, shelly they differ by 1-3 %: logged, the global one kept as
+``scale_factor_global``).
 """
 
+import functools
+import json
 import logging
 from pathlib import Path
 
@@ -28,13 +42,10 @@ log = logging.getLogger(__name__)
 
 OLIVER_SCALE_FACTOR = 0.9549234615419752
 OLIVER_SHOULDER_PX = 331.0850066245443
-RELEASED_SCALE_FACTORS = {
-    "oliver": 0.9549234615419752,
-    "kubinec": 1.0914536376627224,
-    "luo": 0.7677720132349674,
-    "xing": 0.9187941449738536,
-}
+# The release's per-speaker statistics (SDT_SPEC 9), data beside the config; rule compute_stats passes the path.
+RELEASE_STATS_JSON = Path(__file__).resolve().parents[2] / "config" / "published" / "release_speakers_stat.json"
 SCALE_RULES = ("rescaled_to_oliver", "shoulder_width", "released")
+STATS_CHOICES = ("auto", "release", "computed")
 UNDETECTED_PX = 5.0  # SDT_SPEC 2.8: a raw point with |x| < 5 and |y| < 5 is "undetected" for the statistics
 STD_FLOOR = 1e-6  # a coordinate that never varies gets std 1, so normalising it cannot divide by ~0
 
@@ -134,21 +145,62 @@ def factor_for_width(width_px):
     return OLIVER_SCALE_FACTOR * (OLIVER_SHOULDER_PX / float(width_px))
 
 
-def scale_factor(rule, shoulder_px, reference_px=OLIVER_SHOULDER_PX, speaker=None):
+@functools.cache
+def _release_tables(path):
+    data = json.loads(Path(path).read_text())
+    return data["global"], data["parted"]
+
+
+def release_stats(name, path=RELEASE_STATS_JSON):
+    """The release's statistics of speaker ``name`` as stats.npz holds them (mean/std _global and _parted float32
+    [2, 121], scale_factor, scale_factor_global), or None when its two tables do not both cover the name."""
+    glob, part = _release_tables(str(path))
+    name = str(name or "").strip().lower()
+    if name not in glob or name not in part:
+        return None
+    out = {}
+    for kind, table in (("global", glob), ("parted", part)):
+        for key in ("mean", "std"):  # 242 numbers = reshape(2, 121): x row, y row
+            out[f"{key}_{kind}"] = np.asarray(table[name][key], dtype=np.float32).reshape(2, layout.N_121)
+    out["scale_factor"], out["scale_factor_global"] = part[name]["scale_factor"], glob[name]["scale_factor"]
+    return out
+
+
+def release_speakers(path=RELEASE_STATS_JSON):
+    """The speaker names both of the release's tables cover."""
+    glob, part = _release_tables(str(path))
+    return sorted(set(glob) & set(part))
+
+
+def scale_factor(rule, shoulder_px, reference_px=OLIVER_SHOULDER_PX, speaker=None, release_json=RELEASE_STATS_JSON):
     """(scale_factor, rule actually used) for one of :data:`SCALE_RULES`."""
     if rule not in SCALE_RULES:
         raise ValueError(f"unknown scale rule {rule!r}; expected one of {SCALE_RULES}")
     if rule == "released":
-        name = str(speaker or "").strip().lower()
-        if name in RELEASED_SCALE_FACTORS:
-            return RELEASED_SCALE_FACTORS[name], rule
+        known = release_stats(speaker, release_json)
+        if known is not None:
+            return known["scale_factor"], rule
         log.warning("speaker %r has no released scale_factor (known: %s): using its shoulder width instead",
-                    speaker, ", ".join(RELEASED_SCALE_FACTORS))
+                    speaker, ", ".join(release_speakers(release_json)))
         rule = "shoulder_width"
     width = reference_px if rule == "rescaled_to_oliver" else shoulder_px
     if not np.isfinite(width) or width <= 0:
         raise ValueError(f"cannot use shoulder width {width} px for the scale factor")
     return factor_for_width(width), rule
+
+
+def choose_stats(choice, scale_rule, name, release_json=RELEASE_STATS_JSON):
+    """'release' or 'computed' for the config's ``stats`` choice (:data:`STATS_CHOICES`); ValueError when the
+    release's statistics are asked for a speaker its tables do not cover."""
+    if choice not in STATS_CHOICES:
+        raise ValueError(f"stats must be one of {STATS_CHOICES}, got {choice!r}")
+    covered = release_stats(name, release_json) is not None
+    if choice == "release" and not covered:
+        raise ValueError(f"stats: release, but the release has no statistics of speaker {name!r} (it has "
+                         f"{', '.join(release_speakers(release_json))}): use stats: computed")
+    if choice == "auto":
+        return "release" if covered and scale_rule == "released" else "computed"
+    return choice
 
 
 def released_speaker_name(index_csv, default=None):
@@ -161,11 +213,13 @@ def released_speaker_name(index_csv, default=None):
     return names[0] if len(names) == 1 else default
 
 
-def compute_stats(train_poses, stats_out, scale_rule, reference_px=OLIVER_SHOULDER_PX, speaker=None, index=None):
+def compute_stats(train_poses, stats_out, scale_rule, reference_px=OLIVER_SHOULDER_PX, speaker=None, index=None,
+                  stats="computed", release_json=RELEASE_STATS_JSON):
     """train_poses.npy [N, 64, 3, 137] (memory-mapped) -> stats.npz.
 
-    For the ``released`` rule the speaker's name is the one in clips.csv (``index``, when given: the release's own
-    name, whatever the config calls the speaker), else ``speaker``.  Returns the dict that was saved."""
+    The speaker's name (for the release's scale_factor and statistics) is the one in clips.csv (``index``, when
+    given: the release's own name, whatever the config calls the speaker), else ``speaker``.  ``stats``: one of
+    :data:`STATS_CHOICES`.  Returns the dict that was saved."""
     if scale_rule not in SCALE_RULES:
         raise ValueError(f"unknown scale rule {scale_rule!r}; expected one of {SCALE_RULES}")
     try:
@@ -176,25 +230,44 @@ def compute_stats(train_poses, stats_out, scale_rule, reference_px=OLIVER_SHOULD
         raise InputError(train_poses, f"train poses must be [N, T, 3, 137], got {list(poses.shape)}")
     if len(poses) == 0:
         raise InputError(train_poses, "no train clips to compute statistics from")
-    if scale_rule == "released" and index is not None:
+    if index is not None:
         speaker = released_speaker_name(index, speaker)
-    stats = compute_pose_stats(poses)
-    shoulder_px = mean_shoulder_width(poses)
     try:
-        factor, rule = scale_factor(scale_rule, shoulder_px, reference_px, speaker)
+        source = choose_stats(stats, scale_rule, speaker, release_json)
     except ValueError as e:
         raise InputError(train_poses, str(e)) from e
+    shoulder_px = mean_shoulder_width(poses)
+    if source == "release":
+        out = _release_stats_record(speaker, release_json)
+    else:
+        out = _computed_stats_record(train_poses, poses, scale_rule, shoulder_px, reference_px, speaker, release_json)
+    out.update(n_train_clips=np.int64(len(poses)), shoulder_px=np.float64(shoulder_px), stats_source=np.str_(source),
+               release_name=np.str_(speaker if source == "release" or out["scale_rule"] == "released" else ""))
+    save_npz(stats_out, **out)
+    log.info("%s: %d train clips, shoulder width %.2f px, scale_factor %.10g (%s), %s statistics%s",
+             Path(train_poses).parent, len(poses), shoulder_px, out["scale_factor"], out["scale_rule"], source,
+             f" of the release's speaker {speaker!r} ({release_json})" if source == "release" else "")
+    return out
+
+
+def _computed_stats_record(path, poses, scale_rule, shoulder_px, reference_px, speaker, release_json):
+    """Statistics over the train clips ``poses`` (read from ``path``) and the scale_factor of ``scale_rule``."""
+    try:
+        factor, rule = scale_factor(scale_rule, shoulder_px, reference_px, speaker, release_json)
+    except ValueError as e:
+        raise InputError(path, str(e)) from e
     if scale_rule == "rescaled_to_oliver" and abs(shoulder_px / reference_px - 1) > 0.05:
         log.warning("train poses were rescaled to %.1f px but their shoulder width is %.1f px", reference_px,
                     shoulder_px)
-    out = {
-        **stats,
-        "scale_factor": np.float64(factor),
-        "scale_rule": np.str_(rule),
-        "n_train_clips": np.int64(len(poses)),
-        "shoulder_px": np.float64(shoulder_px),
-    }
-    save_npz(stats_out, **out)
-    log.info("%s: %d train clips, shoulder width %.2f px, scale_factor %.10g (%s)", Path(train_poses).parent,
-             len(poses), shoulder_px, factor, rule)
-    return out
+    return {**compute_pose_stats(poses), "scale_factor": np.float64(factor), "scale_rule": np.str_(rule)}
+
+
+def _release_stats_record(name, release_json):
+    """The release's statistics and scale_factor of speaker ``name``."""
+    known = release_stats(name, release_json)
+    if abs(known["scale_factor"] / known["scale_factor_global"] - 1) > 1e-9:
+        log.warning("the release's tables give speaker %r two scale factors (parted %.6g, global %.6g): using the "
+                    "parted one", name, known["scale_factor"], known["scale_factor_global"])
+    return {**{k: v for k, v in known.items() if k.startswith(("mean", "std"))},
+            "scale_factor": np.float64(known["scale_factor"]),
+            "scale_factor_global": np.float64(known["scale_factor_global"]), "scale_rule": np.str_("released")}

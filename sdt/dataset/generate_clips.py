@@ -1,13 +1,16 @@
 """Clip generation (SDT_SPEC 2 step 6): a video's rescaled keypoints + its audio -> fixed-length training clips.
 
-Windows start at ``skip_frames`` and every ``clip_stride`` frames after it; the window at start frame s covers
-frames [s, s + clip_frames) and audio samples [a, a + audio_len) with ``a = int(s / fps * rate)`` and
-``audio_len = int(clip_frames * rate / fps)`` (64 frames at 15 fps, 16 kHz: 68266).  Every window is counted once:
+Windows start at ``skip_frames`` and every ``clip_stride`` frames after it, up to but excluding ``T - clip_frames``
+(T frames): ``range(skip, T - 64, stride)`` as the release's clip script, which never cuts the window that ends on
+the video's last frame (``last_window=True`` cuts it too, one more window for a video whose T - 64 - skip is a
+multiple of the stride).  The window at start frame s covers frames [s, s + clip_frames) and audio samples
+[a, a + audio_len) with ``a = int(s / fps * rate)`` and ``audio_len = int(clip_frames * rate / fps)`` (64 frames at
+15 fps, 16 kHz: 68266).  Every window is counted once:
 
   windows_total = n clips + dropped_invalid (a frame of the window is an outlier)
                           + dropped_audio   (no outlier, but the audio ends before the window does)
 
-A video shorter than ``skip_frames + clip_frames`` has no window: it gives an npz with 0 clips and a warning, not
+A video of at most ``skip_frames + clip_frames`` frames has no window: it gives an npz with 0 clips and a warning, not
 an error (qc.csv reports it).  A video without a readable audio track is an InputError naming the file.
 
 Output npz: poses float32 [n, clip_frames, 3, 137], audio float32 [n, audio_len], start_frame int64 [n],
@@ -46,13 +49,14 @@ def audio_starts(start_frame, fps, rate):
     return np.floor(np.asarray(start_frame, dtype=np.int64) / fps * rate).astype(np.int64)
 
 
-def plan_windows(keep, n_audio, fps, rate, clip_frames=64, clip_stride=5, skip_frames=80):
-    """Which windows become clips.  ``keep`` [T] bool (outlier mask), ``n_audio`` samples of audio.
+def plan_windows(keep, n_audio, fps, rate, clip_frames=64, clip_stride=5, skip_frames=80, last_window=False):
+    """Which windows become clips.  ``keep`` [T] bool (outlier mask), ``n_audio`` samples of audio; ``last_window``:
+    also the window that ends on frame T - 1 (the release's ``range(skip, T - 64, stride)`` stops one short).
 
     Returns a dict: start_frame and audio_start [n] of the clips, windows_total, dropped_invalid, dropped_audio,
     audio_len, and the start frames of the dropped windows (invalid_start, short_start) for the log."""
     keep = np.asarray(keep, dtype=bool)
-    starts = np.arange(skip_frames, len(keep) - clip_frames + 1, clip_stride, dtype=np.int64)
+    starts = np.arange(skip_frames, len(keep) - clip_frames + int(last_window), clip_stride, dtype=np.int64)
     bad = np.concatenate([[0], np.cumsum(~keep, dtype=np.int64)])  # bad[i] = outlier frames before frame i
     invalid = bad[starts + clip_frames] - bad[starts] > 0
     audio_len = audio_length(clip_frames, fps, rate)
@@ -129,7 +133,7 @@ def _ranges(starts, step):
 
 
 def generate_clips(rescaled_path, outliers_path, video_path, out_path, fps=15, clip_frames=64, clip_stride=5,
-                   skip_frames=80, audio_rate=16000, progress=None):
+                   skip_frames=80, audio_rate=16000, last_window=False, progress=None):
     """The generate_clips step: rescaled keypoints + outlier mask + the fps-converted video -> clips npz.
 
     Returns the counts (n, windows_total, dropped_invalid, dropped_audio, n_frames, audio_samples).  Raises
@@ -147,7 +151,7 @@ def generate_clips(rescaled_path, outliers_path, video_path, out_path, fps=15, c
     # SDT_SPEC 2.6 crops or zero-pads a clip's audio to 68266 samples: an audio track that ends less than one
     # frame before the video (usual for AAC) is padded with silence; a window that lacks more is dropped.
     audio = np.concatenate([audio, np.zeros(int(np.ceil(audio_rate / fps)), dtype=audio.dtype)])
-    plan = plan_windows(keep, len(audio), fps, audio_rate, clip_frames, clip_stride, skip_frames)
+    plan = plan_windows(keep, len(audio), fps, audio_rate, clip_frames, clip_stride, skip_frames, last_window)
     n = len(plan["start_frame"])
     write_clips(out_path, pose, audio, plan, clip_frames, progress=progress,
                 windows_total=plan["windows_total"], dropped_invalid=plan["dropped_invalid"],
@@ -157,8 +161,9 @@ def generate_clips(rescaled_path, outliers_path, video_path, out_path, fps=15, c
     summary = {"n": n, **{k: int(plan[k]) for k in ("windows_total", "dropped_invalid", "dropped_audio")},
                "n_frames": len(pose), "audio_samples": len(audio)}
     if plan["windows_total"] == 0:
-        log.warning("%s: %d frames are too few for one clip (skip %d + %d frames): 0 clips", video_path,
-                    len(pose), skip_frames, clip_frames)
+        need = skip_frames + clip_frames + (0 if last_window else 1)
+        log.warning("%s: %d frames are too few for one clip (it needs %d: %d skipped + %d%s): 0 clips", video_path,
+                    len(pose), need, skip_frames, clip_frames, "" if last_window else " + 1, as the release cuts")
     log.info("%s: %d windows (start %d, every %d frames) -> %d clips; dropped %d with an outlier frame, %d with "
              "audio too short (%d samples needed from the window's start)", video_path, plan["windows_total"],
              skip_frames, clip_stride, n, plan["dropped_invalid"], plan["dropped_audio"], plan["audio_len"])

@@ -18,7 +18,12 @@ about 68266 samples) and ``imgs`` (frame paths, not used).
   train or no dev clip raises :class:`InputError` naming the csv and the first unreadable files.
 - clips.csv: the columns of :mod:`sdt.dataset.split_dataset` (start/end converted to seconds: a whole number in the
   release's csv is a frame index, as its clip script writes; a time such as ``0:01:02.5`` or a decimal number is a
-  time), plus the release's own values: release_dataset, release_start, release_end, pose_fn, audio_fn.
+  time), plus the release's own values: release_dataset, release_start, release_end, pose_fn, audio_fn, and
+  ``release_row``, the clip's position among the release's rows of its label, in the csv's order: for a train clip
+  the ``clip_index`` the release's loader gives it, i.e. its row in the template table of an authors' checkpoint.
+  Every row of the release is kept, in the csv's order within each split: a skipped clip has ``index`` -1 and its
+  problem in ``problem`` (empty for the packed ones), so no other clip loses its release row and the number of
+  the release's train rows (what an authors' template table holds) stays known.
 """
 
 import logging
@@ -30,7 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sdt import layout
-from sdt.dataset.split_dataset import SPLITS, SplitArrays, seconds, sort_index
+from sdt.dataset.split_dataset import SPLITS, SplitArrays, seconds
 from sdt.errors import InputError
 from sdt.io import load_npz, write_csv
 
@@ -83,6 +88,7 @@ def read_release_index(index_csv):
     if unknown:
         raise InputError(index_csv, f"unknown dataset label(s) {unknown}; expected {sorted(SPLIT_OF_LABEL)}")
     table["split"] = labels.map(SPLIT_OF_LABEL)
+    table["release_row"] = table.groupby(labels).cumcount()  # the release loader's clip_index within its label
     return table
 
 
@@ -133,11 +139,13 @@ def _index_rows(table, fps, clip_frames):
         "start_frame": start_frame.to_numpy(),
         "end_frame": (start_frame + clip_frames).to_numpy(),
         "index": table["row_index"].to_numpy(),
+        "release_row": table["release_row"].to_numpy(),
         "release_dataset": table["dataset"].to_numpy(),
         "release_start": table["start"].to_numpy(),
         "release_end": table["end"].to_numpy(),
         "pose_fn": table["pose_fn"].to_numpy(),
         "audio_fn": table["audio_fn"].to_numpy(),
+        "problem": table["problem"].to_numpy(),
     })
 
 
@@ -166,20 +174,19 @@ def pack_released(index_csv, outputs, index_out, clip_frames=64, audio_rate=1600
     with SplitArrays(outputs, sizes, (clip_frames, 3, layout.N_137), audio_len) as arrays:
         for split in SPLITS:
             part = table[table["split"] == split]
-            keep = []
+            row_index, problems = np.full(len(part), -1), [""] * len(part)
             for i, pose_fn in enumerate(tqdm(part["pose_fn"], desc=f"pack {split}", unit="clip", disable=None)):
                 path = resolve_clip_path(folder, pose_fn)
                 try:
                     pose, audio = load_release_clip(path, clip_frames, audio_len)
                 except InputError as e:
                     skipped.append((str(path), e.problem))
+                    problems[i] = e.problem
                     continue
-                arrays.put(split, pose[None], audio[None])
-                keep.append(i)
-            used[split] = len(keep)
-            part = part.iloc[keep].assign(row_index=np.arange(len(keep)))
-            rows.append(_index_rows(part, fps, clip_frames))
+                row_index[i] = arrays.put(split, pose[None], audio[None])[0]
+            used[split] = int((row_index >= 0).sum())
+            rows.append(_index_rows(part.assign(row_index=row_index, problem=problems), fps, clip_frames))
         _report_skipped(index_csv, skipped, used)
-    write_csv(index_out, sort_index(pd.concat(rows, ignore_index=True)))
+    write_csv(index_out, pd.concat(rows, ignore_index=True))  # per split in the csv's order (SPLITS order)
     log.info("%s: train %d, idle %d, dev %d clips packed; %d skipped", index_csv, *used.values(), len(skipped))
     return {**used, "skipped": skipped}

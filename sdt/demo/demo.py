@@ -107,14 +107,17 @@ def demo_poses(model, audio, mode="grid", indices=(), count=4, seed=0):
 
 
 def run_demo(model_path, stats_path, audio_path, video_out, strip_out, mode="grid", indices=(), count=4, seed=0,
-             strip_frames=8, device=None, threads=0, panel=None):
-    """A demo video (and its strip image) of the model at ``model_path`` driven by any audio file.  ``panel``
-    (H, W) of each panel: default 1280x720 for one panel (the release's canvas), 480x540 in a grid."""
+             strip_frames=8, device=None, threads=0, panel=None, pose_vae=None, index_csv=None):
+    """A demo video (and its strip image) of the model at ``model_path`` (ours or the authors'; a release SDT-VAE
+    takes its templates from ``pose_vae``) driven by any audio file.  ``panel`` (H, W) of each panel: default
+    1280x720 for one panel (the release's canvas), 480x540 in a grid.  ``index_csv``: see
+    :func:`sdt.inference.load_gesture_model`."""
     from sdt.inference import load_gesture_model
 
     if mode not in MODES:
         raise ValueError(f"demo mode must be one of {MODES}, got {mode!r}")
-    model = load_gesture_model(model_path, pick_device(device, threads), stats=load_stats(stats_path))
+    model = load_gesture_model(model_path, pick_device(device, threads), stats=load_stats(stats_path),
+                               pose_vae=pose_vae, index_csv=index_csv)
     audio = decode_audio(audio_path, AUDIO_RATE)
     if is_silent(audio):
         log.warning("%s is silent: the gestures will show what the model does without speech", audio_path)

@@ -4,9 +4,8 @@ clip means), coloured by the source video of each training clip."""
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from sdt.checkpoint import load_checkpoint
+from sdt.inference import check_templates, table_rows, template_table
 from sdt.render import pyplot, save_figure
 
 
@@ -27,14 +26,16 @@ def pca_2d(x):
 
 def plot_templates(tables, out_png, groups=None):
     """2-D PCA of each learned template table (``tables`` {name: [N, D] array}), one panel each; points are
-    coloured by ``groups`` [N] labels (e.g. the source video of each training clip) when given."""
+    coloured by ``groups`` [N] labels (e.g. the source video of each training clip) when given: one array for every
+    panel, or {name: array} per table."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables), 4.6), squeeze=False)
     for (name, table), ax in zip(tables.items(), axes[0], strict=True):
         proj, ratio = pca_2d(table)
-        if groups is not None and len(groups) == len(table):
-            for g in sorted(set(groups)):
-                m = np.asarray(groups) == g
+        labels = groups.get(name) if isinstance(groups, dict) else groups
+        if labels is not None and len(labels) == len(table):
+            for g in sorted(set(labels)):
+                m = np.asarray(labels) == g
                 ax.scatter(proj[m, 0], proj[m, 1], s=12, alpha=0.7, label=str(g))
             ax.legend(fontsize=7, markerscale=1.5)
         else:
@@ -48,18 +49,18 @@ def plot_templates(tables, out_png, groups=None):
     save_figure(fig, out_png)
 
 
-def plot_model_templates(models, out_png, index_csv=None):
-    """:func:`plot_templates` of the template tables stored in checkpoints (``models`` {name: .pt path}),
-    coloured by the source video of each training clip when the dataset's clips.csv is given."""
-    tables = {}
+def plot_model_templates(models, out_png, index_csv=None, pose_vae=None):
+    """:func:`plot_templates` of the template tables of checkpoints (``models`` {name: path}, ours or the authors';
+    a release SDT-VAE's table is the release ``pose_vae``'s clip means), coloured by the source video of each
+    training clip when the dataset's clips.csv is given (then a table must have one row per train row)."""
+    tables, groups = {}, {}
     for name, path in models.items():
-        templates = load_checkpoint(path).get("templates")
-        if templates is None:
+        table, release = template_table(path, pose_vae)
+        if table is None:
             raise ValueError(f"{path}: the {name} model has no templates to plot")
-        tables[name] = np.asarray(templates, np.float32)
-    groups = None
-    if index_csv is not None:
-        train = pd.read_csv(index_csv)
-        train = train[train["dataset"].astype(str) == "train"].sort_values("index")
-        groups = train["video_fn"].astype(str).map(lambda v: Path(v).stem).to_numpy()
+        tables[name] = table
+        if index_csv is not None:
+            check_templates(table, release, index_csv, path)
+            videos = table_rows(index_csv, release)["video_fn"].astype(str)
+            groups[name] = videos.map(lambda v: Path(v).stem).to_numpy()
     plot_templates(tables, out_png, groups)

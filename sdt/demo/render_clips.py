@@ -20,15 +20,16 @@ def _clip_labels(index_csv, rows):
     if index_csv is None:
         return {r: f"dev clip {r}" for r in rows}
     table = pd.read_csv(index_csv)
-    dev = table[table["dataset"].astype(str) == "dev"].set_index("index")
+    dev = table[(table["dataset"].astype(str) == "dev") & (table["index"] >= 0)].set_index("index")
     return {r: (f"dev clip {r}: {dev.at[r, 'video_fn']} @ {float(dev.at[r, 'start']):.1f} s" if r in dev.index
                 else f"dev clip {r}") for r in rows}
 
 
 def render_clips(model_path, stats_path, dev_poses, dev_audio, video_out, index_csv=None, n_clips=4, seed=0,
-                 device=None, threads=0, panel=(540, 480)):
+                 device=None, threads=0, panel=(540, 480), pose_vae=None):
     """Prediction next to ground truth on ``n_clips`` evenly spaced dev clips, one after the other, with
-    their speech.  SDT models use a template row drawn with ``seed`` per clip (the release's test default)."""
+    their speech.  SDT models use a template row drawn with ``seed`` per clip (the release's test default).  The
+    model is ours or the authors' (a release SDT-VAE takes its templates from ``pose_vae``)."""
     from sdt.inference import load_gesture_model
 
     stats = load_stats(stats_path)
@@ -37,7 +38,8 @@ def render_clips(model_path, stats_path, dev_poses, dev_audio, video_out, index_
     if len(poses) == 0:
         raise InputError(dev_poses, "no dev clips to render")
     rows = np.unique(np.round(np.linspace(0, len(poses) - 1, min(n_clips, len(poses)))).astype(int))
-    model = load_gesture_model(model_path, pick_device(device, threads), stats=stats)
+    model = load_gesture_model(model_path, pick_device(device, threads), stats=stats, pose_vae=pose_vae,
+                               index_csv=index_csv)
     tpl = None
     if model.templates is not None:
         pick = np.random.default_rng(seed).integers(len(model.templates), size=len(rows))

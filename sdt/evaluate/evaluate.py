@@ -28,7 +28,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sdt.checkpoint import load_checkpoint
 from sdt.device import pick_device
 from sdt.errors import InputError
 from sdt.evaluate import metrics
@@ -105,33 +104,21 @@ def file_info(path):
     return {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": h.hexdigest()}
 
 
-def vae_clip_means(path):
-    """The pose VAE's stored posterior means of its training clips [N_train, D] (SDT-VAE's templates)."""
-    ckpt = load_checkpoint(path)
-    if "model_configs" in ckpt:
-        return ckpt["buffers"]["clip_code_mu"].float()
-    from sdt.release_checkpoint import load_release_checkpoint
-
-    mu = load_release_checkpoint(ckpt, kind="vae")["clip_code_mu"]
-    if mu is None:
-        raise InputError(path, "holds no module.clip_code_mu: SDT-VAE's templates are missing")
-    return mu
-
-
-def load_model(method, path, pose_vae, stats, device):
+def load_model(method, path, pose_vae, stats, device, index_csv=None):
     """A :class:`sdt.inference.GestureModel` checked against ``method``; a release SDT-VAE gets its templates
-    (the VAE's clip means) from ``pose_vae``."""
-    model = load_gesture_model(path, device, stats=stats)
+    (the VAE's clip means) from ``pose_vae``; with ``index_csv`` its table must have one row per train row."""
+    model = load_gesture_model(path, device, stats=stats, pose_vae=pose_vae, index_csv=index_csv)
     dim = model.generator.cfg.template_dim
     if method == "s2g" and dim:
         raise InputError(path, f"a generator with {dim}-dimensional templates is not a Speech2Gesture model")
     if method != "s2g" and not dim:
         raise InputError(path, f"a generator without templates is not an {method} model")
     if dim and model.templates is None:
-        model.templates = vae_clip_means(pose_vae).to(device)
-        log.info("%s has no template table: using the %d clip means of %s", path, len(model.templates), pose_vae)
+        raise InputError(path, "holds no template table: give the pose VAE whose clip means are its templates")
     if dim and model.templates.shape[1] != dim:
         raise InputError(path, f"templates of {model.templates.shape[1]} dimensions for a generator taking {dim}")
+    if model.release and method == "sdt_vae":
+        log.info("%s has no template table: using the %d clip means of %s", path, len(model.templates), pose_vae)
     return model
 
 
@@ -223,10 +210,12 @@ def evaluate_split(method, clips, encoder, stats, settings, model=None, progress
 
 
 def evaluate(speaker, method, dev_poses, stats_path, pose_vae, output, dev_audio=None, model_path=None,
-             settings=None, threads=None, device=None, progress=True):
+             settings=None, threads=None, device=None, progress=True, index_csv=None):
     """Evaluate ``method`` on one speaker's dev split and write ``output`` (JSON): every metric of
-    :data:`METRICS` (mean over seeds) at the top level, ``std``, ``per_seed``, n_clips, seeds, settings and
-    the checkpoints used (model and the pose VAE of FTD, with their SHA-256)."""
+    :data:`METRICS` (mean over seeds) at the top level, ``std``, ``per_seed``, n_clips, seeds, settings, the
+    statistics used (``stats``: path, source computed | release, scale_factor) and the checkpoints used (model and
+    the pose VAE of FTD, with their SHA-256).  ``index_csv`` (clips.csv): the model's template table must have one
+    row per train row of it."""
     settings = settings if isinstance(settings, EvalSettings) else EvalSettings(**(settings or {}))
     if method not in AUDIO_TO_POSE + REFERENCES:
         raise ValueError(f"unknown method {method!r}: expected one of {AUDIO_TO_POSE + REFERENCES}")
@@ -236,18 +225,20 @@ def evaluate(speaker, method, dev_poses, stats_path, pose_vae, output, dev_audio
     start = time.perf_counter()
     stats = load_stats(stats_path)
     encoder = load_pose_encoder(pose_vae, device, stats=stats)
-    model = load_model(method, model_path, pose_vae, stats, device) if method in AUDIO_TO_POSE else None
+    model = load_model(method, model_path, pose_vae, stats, device, index_csv) if method in AUDIO_TO_POSE else None
     clips = DevClips(dev_poses, dev_audio if model is not None else None)
     for net in (encoder.vae, None if model is None else model.generator):
         if net is not None and net.cfg.n_frames != clips.poses.shape[1]:
             raise InputError(dev_poses, f"clips of {clips.poses.shape[1]} frames, the networks take {net.cfg.n_frames}")
-    log.info("%s / %s: %d dev clips, device %s, settings %s", speaker, method, len(clips), device, asdict(settings))
+    log.info("%s / %s: %d dev clips, device %s, settings %s, %s statistics (%s)", speaker, method, len(clips), device,
+             asdict(settings), stats["stats_source"], stats_path)
     per_seed = evaluate_split(method, clips, encoder, stats, settings, model, progress, f"{speaker} {method}")
     mean, std = aggregate(per_seed)
     result = {
         "speaker": speaker, "method": method, "split": "dev", **mean, "n_clips": len(clips),
         "seeds": [r["seed"] for r in per_seed if r["seed"] is not None], "std": std, "per_seed": per_seed,
-        "settings": asdict(settings), "stats": str(stats_path), "device": str(device),
+        "settings": asdict(settings), "device": str(device),
+        "stats": {"path": str(stats_path), "source": stats["stats_source"], "scale_factor": stats["scale_factor"]},
         "checkpoints": {"model": None if model is None else {**file_info(model_path), "loaded_as": model.method},
                         "pose_vae": file_info(pose_vae)},
         "seconds": round(time.perf_counter() - start, 2),

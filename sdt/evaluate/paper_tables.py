@@ -1,7 +1,9 @@
 """The paper's table (Qian et al. 2021, Table 1 style) from the evaluation JSONs of sdt.evaluate.evaluate.
 
 One row per speaker and method, in the order of the given files: the mean over evaluation seeds of every
-metric, n_clips and n_seeds; when some row has several seeds, a ``<metric>_std`` column per metric (sample std,
+metric, n_clips, n_seeds and ``stats``, the speaker statistics the row used (``release``: the release's published
+numbers; ``computed``: from the speaker's train clips; the Markdown says it per speaker); when some row has
+several seeds, a ``<metric>_std`` column per metric (sample std,
 ddof 1; empty for a row evaluated once) and "mean ± std" in the Markdown.  A metric a method does not have
 (ground_truth's diversity) is empty in the CSV and "–" in the Markdown.
 """
@@ -41,7 +43,7 @@ def table_row(result):
     """speaker, method, metric means, n_clips, n_seeds and (as ``<metric>_std``) the stds of one evaluation."""
     mean, std = aggregate(result["per_seed"])
     row = {"speaker": result["speaker"], "method": result["method"], **mean, "n_clips": result["n_clips"],
-           "n_seeds": len(result["per_seed"])}
+           "n_seeds": len(result["per_seed"]), "stats": stats_source(result)}
     return row, {f"{m}_std": std[m] for m in METRICS}
 
 
@@ -55,6 +57,19 @@ def paper_table(paths):
     if len(dupes):
         raise ValueError(f"two evaluations of {dupes.iloc[0]['speaker']} / {dupes.iloc[0]['method']}")
     return frame, results
+
+
+def stats_source(result):
+    """Which speaker statistics an evaluation used: release | computed (older results: unknown)."""
+    stats = result.get("stats")
+    return stats.get("source", "unknown") if isinstance(stats, dict) else "unknown"
+
+
+def _stats_note(frame):
+    """One sentence per table on the statistics each speaker's rows used."""
+    per_speaker = frame.groupby("speaker", sort=False)["stats"].agg(lambda v: "/".join(sorted(set(v))))
+    words = {"release": "the release's published statistics", "computed": "statistics computed from its train clips"}
+    return "  Statistics: " + "; ".join(f"{s}: {words.get(v, v)}" for s, v in per_speaker.items()) + "."
 
 
 def _cell(value, std, decimals):
@@ -87,7 +102,7 @@ def markdown(frame, results):
     cols = ["speaker", "method", *(HEADERS[m] for m in METRICS), "clips"]
     note = ("Final results: neck-relative px on Oliver's scale (SDT_SPEC 1.3).  L2, lip-sync error and FTD: lower is "
             "better; PCK: higher is better; diversity (mean pairwise L2, px, between predictions for the same audio "
-            "under different templates): higher = more varied.  " + _settings_note(results))
+            "under different templates): higher = more varied.  " + _settings_note(results) + _stats_note(frame))
     if "L2_std" in frame:
         note += ("  Mean ± sample std over seeds; methods without templates and the reference rows are "
                  "deterministic and evaluated once.")

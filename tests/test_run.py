@@ -1,0 +1,33 @@
+"""sdt/train/run.py's learning-rate schedule as a training run applies it: the release's MultiStepLR at epochs E-10
+and E-2 with gamma 0.1, stepped once per epoch (core/pipelines/*.py: milestones [NUM_EPOCHS-10, NUM_EPOCHS-2])."""
+
+import pandas as pd
+import pytest
+import torch
+
+from sdt.train.config import TrainSettings
+from sdt.train.synthetic import synthetic_clips
+from sdt.train.train import train
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keep_torch_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_release_milestones_for_100_epochs():
+    assert TrainSettings().milestones() == [90, 98]  # the release's E-10, E-2
+    assert TrainSettings(epochs=12, lr_milestones=(5, -2)).milestones() == [5, 10]  # positive = an epoch number
+
+
+def test_learning_rate_of_every_epoch(tmp_path):
+    """12 epochs: the release runs epochs 1-2 at lr, 3-10 at lr/10 and 11-12 at lr/100 (MultiStepLR counts epochs
+    from 0 and steps after each; milestones 12-10 = 2 and 12-2 = 10)."""
+    clips = synthetic_clips(tmp_path / "clips", n_train=4, n_dev=2)
+    settings = {**TrainSettings().as_dict(), "epochs": 12, "batch_size": 2, "max_steps_per_epoch": 1}
+    train("pose_vae", clips, str(tmp_path / "vae.pt"), str(tmp_path / "history.csv"), str(tmp_path / "run"), settings,
+          threads=1, progress=False)
+    lr = pd.read_csv(tmp_path / "history.csv")["lr"].tolist()
+    assert lr == pytest.approx([1e-4] * 2 + [1e-5] * 8 + [1e-6] * 2, rel=1e-9)
