@@ -151,7 +151,12 @@ def stats_choice(wildcards):
 
 # Loss weights that only one model uses: left out of the other models' params, so changing one reruns only that
 # model (and what depends on it).
-METHOD_ONLY = {"vae_kl_weight": "pose_vae", "template_kl_weight": "sdt_bp", "gan_weight": "s2g"}
+METHOD_ONLY = {
+    "vae_kl_weight": "pose_vae",
+    "template_kl_weight": "sdt_bp",
+    "template_lr_scale": "sdt_bp",
+    "gan_weight": "s2g",
+}
 # Settings that cannot change the trained weights (DataLoader workers, how often a resumable checkpoint is
 # written): passed as resources, which unlike params never rerun a job, so raising num_workers retrains nothing.
 SPEED_ONLY = ("num_workers", "checkpoint_every")

@@ -31,3 +31,23 @@ def test_learning_rate_of_every_epoch(tmp_path):
           threads=1, progress=False)
     lr = pd.read_csv(tmp_path / "history.csv")["lr"].tolist()
     assert lr == pytest.approx([1e-4] * 2 + [1e-5] * 8 + [1e-6] * 2, rel=1e-9)
+
+
+def test_template_table_learning_rate_scale(tmp_path):
+    """SDT-BP's table has its own Adam at lr x template_lr_scale (the release's CLIP_CODE.LR_SCALING, default 1):
+    after one step from the zero table, a row moves by about that learning rate (Adam's first step is ~lr)."""
+    from sdt.poses import load_stats
+    from sdt.train.run import Run
+
+    clips = synthetic_clips(tmp_path / "clips", n_train=4, n_dev=2)
+    stats = load_stats(clips["stats"])
+    steps = {}
+    for scale in (1.0, 100.0):
+        torch.manual_seed(0)
+        run = Run("sdt_bp", TrainSettings(lr=1e-3, template_lr_scale=scale), stats, 4, torch.device("cpu"))
+        assert run.opts["netG"].param_groups[0]["lr"] == 1e-3
+        assert run.opts["templates"].param_groups[0]["lr"] == pytest.approx(1e-3 * scale)
+        run.templates.grad = torch.ones_like(run.templates)
+        run.opts["templates"].step()
+        steps[scale] = run.templates.detach().abs().max().item()
+    assert steps[1.0] == pytest.approx(1e-3, rel=1e-3) and steps[100.0] == pytest.approx(0.1, rel=1e-3)

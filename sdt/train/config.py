@@ -15,6 +15,7 @@ class TrainSettings:
     seed: int = 0  # torch.manual_seed(0) in the release
     template_dim: int = 32  # SDT template / VAE code size
     template_kl_weight: float = 0.1  # SDT-BP: KL of the batch's templates
+    template_lr_scale: float = 1.0  # SDT-BP: the template table's lr multiplier (the release's CLIP_CODE.LR_SCALING)
     vae_kl_weight: float = 0.1  # pose VAE: KL weight (the release's 1.0 -> 0.1 of 2022-04-26)
     gan_weight: float = 0.1  # Speech2Gesture: LSGAN weight of both the generator's and the discriminator's loss
     checkpoint_every: int = 1  # epochs between resumable checkpoints

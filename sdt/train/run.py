@@ -55,7 +55,7 @@ class Run:
             self.buffers = {k: torch.zeros(n_train, dim, device=device) for k in ("clip_code_mu", "clip_code_logvar")}
         elif method == "sdt_bp":  # zero-initialised template table, its own Adam (SDT_SPEC 5)
             self.templates = torch.nn.Parameter(torch.zeros(n_train, dim, device=device))
-            self.opts["templates"] = torch.optim.Adam([self.templates], lr=lr, fused=fused)
+            self.opts["templates"] = torch.optim.Adam([self.templates], lr=lr * settings.template_lr_scale, fused=fused)
         elif method == "sdt_vae":
             if fixed_templates is None or len(fixed_templates) != n_train:
                 raise ValueError("SDT-VAE needs the pose VAE's templates, one per training clip")
