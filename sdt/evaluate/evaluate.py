@@ -22,7 +22,6 @@ sdt.poses.release_global_to_encoder) and ``parted`` (the final poses made parted
 Both are computed and stored (FTD_release, FTD_parted, ...); FTD is the chosen one.
 """
 
-import hashlib
 import json
 import logging
 import time
@@ -34,12 +33,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from sdt.constants import FTD_INPUTS
 from sdt.device import pick_device
 from sdt.errors import InputError
 from sdt.evaluate import metrics
-from sdt.evaluate.metrics import FTD_BY_INPUT, FTD_INPUTS, METRICS, aggregate
+from sdt.evaluate.metrics import FTD_BY_INPUT, METRICS, aggregate
 from sdt.inference import load_gesture_model, load_pose_encoder
-from sdt.io import write_text
+from sdt.io import sha256, write_text
 from sdt.methods import AUDIO_TO_POSE, REFERENCES
 from sdt.poses import load_stats, to_121
 
@@ -106,11 +106,7 @@ class DevClips:
 
 def file_info(path):
     """Which file was used: its path, size and SHA-256."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": h.hexdigest()}
+    return {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": sha256(path)}
 
 
 def load_model(method, path, pose_vae, stats, device, index_csv=None):

@@ -14,6 +14,7 @@ import torch
 from scipy import linalg
 
 from sdt import layout
+from sdt.constants import FTD_INPUTS
 
 LIP_EPS = 1e-4  # the release's guard against a clip whose mouth never opens
 FRECHET_EPS = 1e-6  # diagonal offset when sqrtm of the covariance product is not finite (standard FID recipe)
@@ -22,7 +23,6 @@ METRICS = ("L2", "lip_sync_error", "FTD", "FTD_mu_logvar", "diversity", "PCK")  
 # FTD on both pose-encoder inputs of a global-pose model (issue 14; SDT_SPEC 6): ``release`` (the release's
 # transform_normalized_parted2global) and ``parted`` (the prediction made parted); FTD above is the configured one.
 # For a parted model both inputs are the same.  Stored in the evaluation JSON, not in the table's columns.
-FTD_INPUTS = ("release", "parted")
 FTD_BY_INPUT = tuple(f"{m}_{i}" for i in FTD_INPUTS for m in ("FTD", "FTD_mu_logvar"))
 
 
