@@ -26,7 +26,7 @@ from conftest import REPO, short_clips, train_settings
 
 from sdt.checkpoint import load_checkpoint
 from sdt.poses import load_stats
-from sdt.train.launch import first_host, run_job, slurm_rendezvous, torchrun
+from sdt.train.launch import first_host, run_job, slurm_rendezvous, srun_nodes, torchrun
 from sdt.train.run import Run, seed_everything
 
 TOLERANCE = 1e-5  # relative L2 distance of all weights (networks and template table) as one vector
@@ -170,6 +170,12 @@ def test_a_killed_two_process_run_resumes(clips, tmp_path):
     assert not last.exists()  # a finished run leaves no resume point
 
 
+def test_a_batch_that_does_not_divide_is_refused_before_any_process_starts(clips, tmp_path):
+    with pytest.raises(ValueError, match=r"batch_size 4 cannot be split evenly over 3 processes \(1 node\(s\) x 3\)"):
+        run_job(job("sdt_bp", clips, tmp_path, settings()), processes=3)
+    assert not (tmp_path / "job.json").exists()
+
+
 def test_multi_node_launch_from_slurm_environment(tmp_path):
     """What each node's launcher runs inside a SLURM allocation: torchrun with the c10d rendezvous on the first
     node of the step, a port from the job id."""
@@ -183,3 +189,6 @@ def test_multi_node_launch_from_slurm_environment(tmp_path):
                        str(tmp_path / "job.json")]
     assert first_host("a[1-2]b[03-04],x") == "a1b03" and first_host("node7,node9") == "node7"
     assert "--standalone" in torchrun(2, tmp_path / "job.json")
+    # the step (on the first node) starts one launcher per node, with the node's CPUs and GPUs
+    assert srun_nodes(tmp_path / "job.json", 2, 4, 32)[:6] == [
+        "srun", "--nodes=2", "--ntasks=2", "--ntasks-per-node=1", "--cpus-per-task=32", "--gpus-per-node=4"]

@@ -1,6 +1,6 @@
 """Rules train_pose_vae, train_sdt_bp, train_sdt_vae, train_s2g: train one speaker's model (sdt.train.train.train)
-on as many processes as the rule's gpu resource says (train.gpus; sdt.train.launch.run_job: torchrun), on as many
-nodes as its nodes resource says (SLURM).
+on as many processes as the rule's gpu resource says (train.gpus; sdt.train.launch.run_job: torchrun), or on as
+many nodes as its nodes resource says with gpus_per_node processes each (SLURM; profiles/slurm).
 
 Resumes an interrupted run from results/{speaker}/train/{method}/checkpoints/last.pt.
 """
@@ -28,5 +28,7 @@ job = {
     "code": snakemake.params.code,
     "threads": snakemake.threads,
 }
-run_job(job, processes=snakemake.resources.get("gpu", 1), nodes=snakemake.resources.get("nodes", 1),
-        log_path=snakemake.log[0])
+# several nodes (profiles/slurm's example): gpus_per_node processes on each, else gpu processes on this machine
+nodes = snakemake.resources.get("nodes", 1)
+processes = snakemake.resources.get("gpus_per_node", 0) if nodes > 1 else snakemake.resources.get("gpu", 1)
+run_job(job, processes=processes, nodes=nodes, log_path=snakemake.log[0])

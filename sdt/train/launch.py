@@ -66,6 +66,14 @@ def slurm_rendezvous(env=os.environ):
     return int(env["SLURM_NNODES"]), {"endpoint": f"{host}:{RDZV_PORT + job % RDZV_PORTS}", "id": f"sdt-{job}"}
 
 
+def srun_nodes(job_file, nodes, per_node, threads):
+    """The step's srun over the allocation's ``nodes`` nodes: one launcher per node with ``threads`` CPUs and
+    ``per_node`` GPUs (0: as SLURM's default gives them), each running :func:`_node`."""
+    gpus = [f"--gpus-per-node={per_node}"] if per_node > 0 else []
+    return ["srun", f"--nodes={nodes}", f"--ntasks={nodes}", "--ntasks-per-node=1", f"--cpus-per-task={threads}",
+            *gpus, sys.executable, "-m", "sdt.train.launch", "node", str(job_file), str(per_node)]
+
+
 def processes_per_node(requested):
     """Workers on this node: its GPUs when CUDA is there (at most ``requested`` when given), else ``requested``."""
     import torch
@@ -81,20 +89,25 @@ def processes_per_node(requested):
 
 def run_job(job, processes=1, nodes=1, log_path=None):
     """Train ``job`` (sdt.train.train.train's keyword arguments) on ``processes`` processes per node of ``nodes``
-    nodes.  Raises when any process fails (its error is in the log)."""
+    nodes (several nodes: inside a SLURM allocation; ``processes`` 0 = every GPU of each node).  Raises when any
+    process fails (its error is in the log)."""
     if processes <= 1 and nodes <= 1:
         from sdt.train.train import train
 
         return train(**job)
     from sdt.io import write_text
+    from sdt.train.config import TrainSettings
 
+    batch, world = TrainSettings.of(job["settings"]).batch_size, processes * nodes
+    if world and batch % world:  # said here, before any process starts (the sampler says it again)
+        raise ValueError(f"train.batch_size {batch} cannot be split evenly over {world} processes ({nodes} node(s) "
+                         f"x {processes}): make it a multiple of {world} (each process takes batch_size / {world})")
     job_file = Path(job["run_dir"]) / "job.json"
-    threads = job.get("threads") or os.cpu_count()
-    write_text(job_file, json.dumps({**job, "threads": max(1, threads // processes), "progress": False,
+    threads = job.get("threads") or os.cpu_count()  # of this node: its workers share them (_worker)
+    write_text(job_file, json.dumps({**job, "threads": threads, "progress": False,
                                      "log": None if log_path is None else str(log_path)}, default=list))
-    if nodes > 1:  # one launcher per node of the allocation, each starting its node's workers
-        cmd = ["srun", f"--nodes={nodes}", f"--ntasks={nodes}", "--ntasks-per-node=1", sys.executable, "-m",
-               "sdt.train.launch", "node", str(job_file), str(processes)]
+    if nodes > 1:
+        cmd = srun_nodes(job_file, nodes, processes, threads)
     else:
         cmd = torchrun(processes_per_node(processes), job_file)
     logging.getLogger(__name__).info("training on %d process(es) x %d node(s): %s", processes, nodes, " ".join(cmd))
@@ -109,6 +122,7 @@ def _worker(job_file):
     """One process of a distributed run (started by torchrun)."""
     die_with_parent(signal.SIGKILL)
     job = json.loads(Path(job_file).read_text())
+    job["threads"] = max(1, job["threads"] // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
     log_path, rank = job.pop("log"), int(os.environ.get("RANK", 0))
     logging.basicConfig(filename=log_path, level=logging.INFO if rank == 0 else logging.WARNING,
                         format=f"%(asctime)s rank {rank} %(levelname)s %(message)s")
