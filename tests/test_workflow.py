@@ -313,19 +313,19 @@ def test_fine_tuning_source_and_forcerun(run):
     tuned = work / "config" / "tuned.yaml"
     source = {"sample": {"sdt_vae": "results/sample/models/sdt_bp.pt"}}
     tuned.write_text(yaml.safe_dump({"train": {"init_from": source}}))
-    assert "train_sdt_vae" in plan(run, "--configfile", str(tuned))  # a new input
-    snakemake(work, "--configfile", str(tuned), "results/sample/models/sdt_vae.pt", snakefile=run["snakefile"])
+    assert "train_sdt_vae" in plan(run, f"--configfile={tuned}")  # a new input (--configfile=: one file)
+    snakemake(work, "results/sample/models/sdt_vae.pt", f"--configfile={tuned}", snakefile=run["snakefile"])
     log = (work / "logs" / "train_sdt_vae" / "sample.log").read_text()
     assert "fine-tuning from results/sample/models/sdt_bp.pt (ours sdt_bp): weights of netG" in log, log
-    assert plan(run, "--configfile", str(tuned), "results/sample/models/sdt_vae.pt") == {}
+    assert plan(run, f"--configfile={tuned}", "results/sample/models/sdt_vae.pt") == {}
 
     history = work / "results" / "sample" / "train" / "sdt_bp" / "history.csv"
     before, log_file = history.stat().st_mtime, work / "logs" / "train_sdt_bp" / "sample.log"
     old_log = log_file.read_text()
-    snakemake(work, "--configfile", str(tuned), "--forcerun", "train_sdt_bp", "results/sample/models/sdt_bp.pt",
+    snakemake(work, "results/sample/models/sdt_bp.pt", "--forcerun", "train_sdt_bp", f"--configfile={tuned}",
               snakefile=run["snakefile"])
     log = log_file.read_text()
     log = log[len(old_log):] if log.startswith(old_log) else log  # this job's lines
     assert "resumed" not in log and "epoch 1 (" in log and "epoch 2 (" in log, log
     assert history.stat().st_mtime > before
-    assert "train_sdt_vae" in plan(run, "--configfile", str(tuned), "results/sample/models/sdt_vae.pt")
+    assert "train_sdt_vae" in plan(run, f"--configfile={tuned}", "results/sample/models/sdt_vae.pt")
