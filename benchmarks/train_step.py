@@ -35,9 +35,10 @@ N_TRAIN = 64  # rows of the template table
 
 
 def base_settings(**overrides):
+    from sdt.train.config import TrainSettings
+
     train = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["train"]
-    train.pop("preset")
-    return {**train, **overrides}
+    return {**TrainSettings.from_config(train).as_dict(), "video_format": [], "validate_ftd": False, **overrides}
 
 
 def random_batch(method, batch, generator):

@@ -96,10 +96,12 @@ class PoseSeqVAE(nn.Module):
     def decode(self, z):
         return self.decoder(z)
 
-    def forward(self, poses):
+    def forward(self, poses, noise=None):
+        """``noise``: the standard-normal draws of the sample [B, D] (default: drawn here)."""
         mu, logvar = self.encoder(poses)  # (B, D) each
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu
-        return self.decoder(z), mu, logvar
+        if self.training:
+            mu_sample = mu + torch.exp(0.5 * logvar) * (torch.randn_like(mu) if noise is None else noise)
+        return self.decoder(mu_sample if self.training else mu), mu, logvar
 
 
 def vae_kl(mu, logvar):

@@ -4,8 +4,9 @@ import os
 from pathlib import Path
 
 from sdt.constants import AUDIO_RATE, CLIP_FRAMES, FPS, SPLITS
-from sdt.methods import AUDIO_TO_POSE, REFERENCES, TRAINED
+from sdt.methods import AUDIO_TO_POSE, POSE_VAE, REFERENCES, TRAINED
 from sdt.provenance import code_digest
+from sdt.train.config import NOT_SETTINGS, SPEED_ONLY  # train: keys that are no setting / that only change speed
 from snakemake.logging import logger
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
@@ -149,41 +150,55 @@ def stats_choice(wildcards):
     return config["speakers"][wildcards.speaker].get("stats", "auto")
 
 
-# Loss weights that only one model uses: left out of the other models' params, so changing one reruns only that
+# Settings that only one model uses: left out of the other models' params, so changing one reruns only that
 # model (and what depends on it).
 METHOD_ONLY = {
     "vae_kl_weight": "pose_vae",
     "template_kl_weight": "sdt_bp",
     "template_lr_scale": "sdt_bp",
     "gan_weight": "s2g",
+    "init_templates": "sdt_bp",
 }
-# Settings that cannot change the trained weights (DataLoader workers, how often a resumable checkpoint is
-# written): passed as resources, which unlike params never rerun a job, so raising num_workers retrains nothing.
-SPEED_ONLY = ("num_workers", "checkpoint_every")
+GENERATOR_ONLY = ("validate_ftd",)  # validation of the audio-to-pose models (the pose VAE validates itself)
+GLOBAL_POSE = ("s2g",)  # models on global (not parted) poses: FTD has two encoder inputs (issue 14)
+# SPEED_ONLY (sdt.train.config): settings that cannot change the trained weights nor the history (DataLoader
+# workers, the checkpoint interval, the videos): passed as resources, which unlike params never rerun a job, so
+# raising num_workers retrains nothing (nor do they invalidate a checkpoint: not in its fingerprint).
 
 
 def train_params(method):
-    """Params function: the hyper-parameters a training rule passes to its script for a speaker (Snakemake reruns
-    the rule when they change)."""
+    """Params function: the settings a training rule passes to its script for a speaker (Snakemake reruns the rule
+    when they change); not the speed-only ones (resources, TRAIN_SPEED), gpus (a resource) nor init_from (an
+    input, train_inputs)."""
 
     def params(wildcards):
         chosen = TRAIN[wildcards.speaker]
-        keep = {k: v for k, v in chosen.items() if METHOD_ONLY.get(k, method) == method and k not in SPEED_ONLY}
+        skip = {*SPEED_ONLY, *NOT_SETTINGS, *(GENERATOR_ONLY if method == POSE_VAE else ())}
+        keep = {k: v for k, v in chosen.items() if METHOD_ONLY.get(k, method) == method and k not in skip}
+        if method in GLOBAL_POSE:
+            keep["ftd_global_input"] = EVALUATE["ftd_global_input"]
         return {"method": method, **keep}
 
     return params
 
 
 def _train_speed(key):
-    """Resource function: the speed-only training setting `key` of a speaker (SPEED_ONLY)."""
+    """Resource function: the speed-only training setting `key` of a speaker (SPEED_ONLY; a list as text, since
+    resources are numbers or strings: sdt.train.config.TrainSettings reads it back)."""
 
     def resource(wildcards):
-        return TRAIN[wildcards.speaker][key]
+        value = TRAIN[wildcards.speaker][key]
+        return (",".join(value) or "none") if isinstance(value, list) else value
 
     return resource
 
 
 TRAIN_SPEED = {key: _train_speed(key) for key in SPEED_ONLY}  # the resources of every training rule
+
+
+def train_gpus(wildcards):
+    """Resource function: a training job's GPUs, which is its number of processes (train.gpus; sdt.train.launch)."""
+    return TRAIN[wildcards.speaker]["gpus"]
 
 
 # The inputs of every training rule (the packed train and dev clips and the speaker statistics)
@@ -194,6 +209,25 @@ TRAIN_DATA = {
     "dev_audio": "results/{speaker}/dataset/dev_audio.npy",
     "stats": "results/{speaker}/stats.npz",
 }
+def train_inputs(method=None):
+    """Input function of the training of ``method`` (else of the {method} wildcard), giving the clips and statistics;
+    SDT-VAE's pose VAE (its templates); the pose VAE of validation's FTD (train.validate_ftd: the one evaluate
+    uses); the model to fine-tune from (train.init_from: its content makes the rule stale)."""
+
+    def inputs(wildcards):
+        speaker, name = wildcards.speaker, method or wildcards.method
+        files = {k: v.format(speaker=speaker) for k, v in TRAIN_DATA.items()}
+        if name == "sdt_vae":
+            files["pose_vae"] = f"results/{speaker}/models/pose_vae.pt"
+        if name != POSE_VAE and TRAIN[speaker]["validate_ftd"]:
+            files["ftd_vae"] = eval_checkpoint(speaker, POSE_VAE)
+        source = TRAIN[speaker]["init_from"].get(speaker, {}).get(name)
+        if source:
+            files["init_from"] = source
+        return files
+
+    return inputs
+
 
 EVAL_BATCH_SIZE = 64  # clips per forward pass; results do not depend on it (templates are drawn per clip)
 
@@ -281,10 +315,12 @@ def evaluate_inputs(wildcards):
 
 def evaluate_settings(wildcards):
     """The settings a result depends on: reference rows ignore templates and seeds, so changing those does not
-    rerun them."""
+    rerun them; only global-pose models have a choice of FTD input."""
     if wildcards.method in REFERENCES:
         return {"pck_threshold": EVALUATE["pck_threshold"], "batch_size": EVAL_BATCH_SIZE}
     keys = ("template", "seeds", "diversity_samples", "pck_threshold")
+    if wildcards.method in GLOBAL_POSE:
+        keys += ("ftd_global_input",)
     return {**{k: EVALUATE[k] for k in keys}, "batch_size": EVAL_BATCH_SIZE}
 
 

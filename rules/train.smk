@@ -1,10 +1,12 @@
 # Training (SDT_SPEC 5): one rule per model.  The final model is the rule's output; resumable checkpoints live
 # in results/{speaker}/train/{method}/checkpoints/, which Snakemake never wipes, so a killed job resumes.
+# Inputs (train_inputs): the clips, SDT-VAE's pose VAE, validation's pose VAE, a fine-tuning source; a job runs
+# on train.gpus processes (resources gpu=, sdt.train.launch).
 
 
 rule train_pose_vae:
     input:
-        **TRAIN_DATA,
+        unpack(train_inputs("pose_vae")),
     output:
         model="results/{speaker}/models/pose_vae.pt",
         history="results/{speaker}/train/pose_vae/history.csv",
@@ -17,7 +19,7 @@ rule train_pose_vae:
     threads: 2
     resources:
         **TRAIN_SPEED,
-        gpu=1,
+        gpu=train_gpus,
         mem_mb=8000,
         runtime=240,
     params:
@@ -29,7 +31,7 @@ rule train_pose_vae:
 
 rule train_sdt_bp:
     input:
-        **TRAIN_DATA,
+        unpack(train_inputs("sdt_bp")),
     output:
         model="results/{speaker}/models/sdt_bp.pt",
         history="results/{speaker}/train/sdt_bp/history.csv",
@@ -42,7 +44,7 @@ rule train_sdt_bp:
     threads: 2
     resources:
         **TRAIN_SPEED,
-        gpu=1,
+        gpu=train_gpus,
         mem_mb=12000,
         runtime=720,
     params:
@@ -54,8 +56,7 @@ rule train_sdt_bp:
 
 rule train_sdt_vae:
     input:
-        **TRAIN_DATA,
-        pose_vae="results/{speaker}/models/pose_vae.pt",
+        unpack(train_inputs("sdt_vae")),
     output:
         model="results/{speaker}/models/sdt_vae.pt",
         history="results/{speaker}/train/sdt_vae/history.csv",
@@ -68,7 +69,7 @@ rule train_sdt_vae:
     threads: 2
     resources:
         **TRAIN_SPEED,
-        gpu=1,
+        gpu=train_gpus,
         mem_mb=12000,
         runtime=720,
     params:
@@ -80,7 +81,7 @@ rule train_sdt_vae:
 
 rule train_s2g:
     input:
-        **TRAIN_DATA,
+        unpack(train_inputs("s2g")),
     output:
         model="results/{speaker}/models/s2g.pt",
         history="results/{speaker}/train/s2g/history.csv",
@@ -93,7 +94,7 @@ rule train_s2g:
     threads: 2
     resources:
         **TRAIN_SPEED,
-        gpu=1,
+        gpu=train_gpus,
         mem_mb=12000,
         runtime=720,
     params:

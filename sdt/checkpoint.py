@@ -7,7 +7,7 @@ import json
 import numpy as np
 import torch
 
-from sdt.io import atomic_path
+from sdt.io import atomic_path, sha256
 
 
 def save_checkpoint(path, payload):
@@ -19,17 +19,15 @@ def load_checkpoint(path, map_location="cpu"):
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
-def fingerprint(settings, *arrays_or_paths):
-    """Identifies a training run: settings + the data it trains on.  A checkpoint resumes only a run with the
-    same fingerprint, so a changed config never continues from a stale checkpoint."""
-    h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    for item in arrays_or_paths:
-        if isinstance(item, np.ndarray):
-            h.update(np.ascontiguousarray(item).tobytes())
-        else:
-            arr = np.load(item, mmap_mode="r")
-            h.update(f"{arr.shape}{arr.dtype}".encode())
-            h.update(np.ascontiguousarray(arr[:: max(1, len(arr) // 16)]).tobytes())  # a sparse sample
+def fingerprint(facts, files):
+    """Identifies a training run by everything that decides its result: ``facts`` (JSON-able: the method, the
+    settings that decide the result, the code digest) and the content of every input file (``files``: {name:
+    path or None}; SHA-256 of all of it: poses, audio, statistics, templates, fine-tuning source, ...).  A
+    checkpoint resumes only a run with the same fingerprint, so no changed input, setting or code ever
+    continues from a stale checkpoint."""
+    h = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode())
+    for name in sorted(files):
+        h.update(f"\0{name}={None if files[name] is None else sha256(files[name])}".encode())
     return h.hexdigest()[:16]
 
 

@@ -21,7 +21,7 @@ from models.pose_vae import PoseSeqVAE, PoseVAEConfig
 from sdt.audio import MelSpectrogram
 from sdt.checkpoint import load_checkpoint
 from sdt.errors import InputError
-from sdt.poses import final_results, normalise, stats_for, to_parted
+from sdt.poses import final_results, from_final, release_global_to_encoder
 
 
 def _tensor_stats(stats, device):
@@ -70,15 +70,19 @@ class PoseEncoder:
 
     def __post_init__(self):
         self.vae.eval()
-        self.mean, self.std = (torch.as_tensor(a, dtype=torch.float32, device=self.device)
-                               for a in stats_for(self.stats, True))
+        self._stats_t = _tensor_stats(self.stats, self.device)
 
     @torch.no_grad()
-    def encode_final(self, poses_final):
-        """Final-result global poses [B, 64, 2, 121] (px, scaled) -> (mu, logvar) [B, D] of the VAE encoder."""
+    def encode_final(self, poses_final, release_global=False):
+        """Final-result global poses [B, 64, 2, 121] (px, scaled) -> (mu, logvar) [B, D] of the VAE encoder.
+
+        The encoder takes normalised parted poses (SDT_SPEC 6).  ``release_global``: the release's input for a
+        global-pose model instead (:func:`sdt.poses.release_global_to_encoder` of the normalised global poses),
+        the path of the paper's Speech2Gesture FTD (issue 14)."""
         p = torch.as_tensor(poses_final, dtype=torch.float32, device=self.device)
-        p = p / float(self.stats["scale_factor"])
-        return self.vae.encode(normalise(to_parted(p), self.mean, self.std))
+        if release_global:
+            return self.vae.encode(release_global_to_encoder(from_final(p, self._stats_t, False), self._stats_t))
+        return self.vae.encode(from_final(p, self._stats_t, True))
 
 
 def vae_clip_means(path):

@@ -3,6 +3,7 @@ all, so no later run trusts a half file) and every .npz is read with one error r
 it should have been)."""
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -58,6 +59,15 @@ def atomic_dir(path):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def sha256(path):
+    """SHA-256 (hex) of a file's content, read in 1 MB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def save_npz(path, **arrays):

@@ -86,6 +86,25 @@ def final_results(pred_norm, stats, parted):
     return p * float(stats["scale_factor"])
 
 
+def from_final(poses_final, stats, parted):
+    """Final results [..., 2, 121] -> normalised poses of a representation: the inverse of
+    :func:`final_results` (divide by scale_factor, make parted if ``parted``, normalise)."""
+    p = poses_final / float(stats["scale_factor"])
+    if parted:
+        p = to_parted(p)
+    return normalise(p, *stats_for(stats, parted))
+
+
+def release_global_to_encoder(pred_norm_global, stats):
+    """What the release feeds the pose encoder for a global-pose model (Speech2Gesture), its
+    ``transform_normalized_parted2global`` (core/datasets/gesture_dataset.py; SDT_SPEC 6, issue 14): the normalised
+    *global* poses [..., 2, 121] taken as if they were parted, denormalised with the parted statistics, made global
+    (parents added) and normalised with the global statistics.  The release applies it to the prediction and to
+    the truth alike."""
+    p = to_global(denormalise(pred_norm_global, *stats_for(stats, True)))
+    return normalise(p, *stats_for(stats, False))
+
+
 def load_stats(path):
     """Read a speaker's stats.npz (contract: mean_parted, std_parted, mean_global, std_global [2, 121],
     scale_factor, scale_rule, n_train_clips; stats_source, "computed" when absent) -> dict with float32 arrays, a

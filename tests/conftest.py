@@ -4,9 +4,42 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "resources" / "messi5.jpg"  # put there by envs/setup.sh (Debian's opencv-doc)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keep_torch_threads():
+    """Training and evaluation set the process's torch threads: put them back after each test module."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def short_clips(folder, audio_samples=8000, **kwargs):
+    """sdt.train.synthetic.synthetic_clips with the audio cut to 0.5 s: the audio encoder resizes its output to 64
+    frames whatever the length, and a generator step costs 8x less."""
+    import numpy as np
+
+    from sdt.train.synthetic import synthetic_clips
+
+    paths = synthetic_clips(folder, **kwargs)
+    for split in ("train", "dev"):
+        audio = np.load(paths[f"{split}_audio"])
+        np.save(paths[f"{split}_audio"], np.ascontiguousarray(audio[:, :audio_samples]))
+    return paths
+
+
+def train_settings(**overrides):
+    """config.yaml's train section as written (the release's hyper-parameters; no preset) with ``overrides``."""
+    from sdt.train.config import TrainSettings
+
+    section = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["train"]
+    return {**TrainSettings.from_config(section).as_dict(), **overrides}
 
 
 @pytest.fixture(scope="session")

@@ -93,6 +93,25 @@ def test_epoch_batches_depend_only_on_seed_and_epoch():
     assert list(EpochBatchSampler(3, 4, 0, drop_last=True)) != []  # never drops a split's only batch
 
 
+@pytest.mark.parametrize("n", [10, 11, 37])
+def test_processes_share_out_the_global_batches(n):
+    """Process r of N takes every N-th clip of the epoch's order: together, step k of N processes at B / N is step k
+    of one process at B (what makes a distributed run equal to a single-process one)."""
+    def batches(epoch, **kw):
+        s = EpochBatchSampler(n, 4, seed=3, drop_last=True, **kw)
+        s.set_epoch(epoch)
+        return list(s)
+
+    for epoch in (1, 2):
+        single = batches(epoch)
+        ranks = [batches(epoch, rank=r, world=2) for r in range(2)]
+        assert len(single) == n // 4 and [len(r) for r in ranks] == [len(single)] * 2  # last partial batch dropped
+        for k, batch in enumerate(single):
+            assert sorted(ranks[0][k] + ranks[1][k]) == sorted(batch) and not set(ranks[0][k]) & set(ranks[1][k])
+    with pytest.raises(ValueError, match="batch_size 4 cannot be split evenly over 3 processes"):
+        EpochBatchSampler(n, 4, seed=0, rank=0, world=3)
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_loader_yields_the_sampler_batches(clips, stats, workers):
     data = ClipBatches(clips["train_poses"], clips["train_audio"], stats)

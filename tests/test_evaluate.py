@@ -207,3 +207,96 @@ def test_template_table_must_have_one_row_per_train_row(speaker, tmp_path):
     with pytest.raises(InputError, match=f"table has {N_TRAIN + 2} rows, but there are {N_TRAIN} train rows"):
         run_eval(speaker, "sdt_bp", model=tmp_path / "bp.pth", index_csv=index, out="bad.json")
     assert not (speaker / "bad.json").exists()
+
+# --- FTD of global-pose models: the release's encoder input and the parted one (issue 14) -----------------------
+
+def release_formula(norm_global, stats):
+    """The release's transform_normalized_parted2global written out point by point from SDT_SPEC 1.3 and 6:
+    denormalise with the parted statistics, parted -> global (face 9-78 but 39 += 39, left hand 79-99 += 6, right
+    hand 100-120 += 3), normalise with the global statistics."""
+    x = norm_global * stats["std_parted"] + stats["mean_parted"]
+    out = x.copy()
+    for children, parent in ((list(range(9, 39)) + list(range(40, 79)), 39), (range(79, 100), 6),
+                             (range(100, 121), 3)):
+        for c in children:
+            out[..., c] = x[..., c] + x[..., parent]
+    return (out - stats["mean_global"]) / stats["std_global"]
+
+
+def test_release_encoder_input_is_the_release_formula(speaker):
+    """A hand-made case: random statistics and poses (float64, so the formula and the code agree to rounding)."""
+    from sdt.poses import from_final, release_global_to_encoder
+
+    rng = np.random.default_rng(3)
+    stats = {"mean_parted": rng.normal(0, 50, (2, 121)), "std_parted": rng.uniform(5, 40, (2, 121)),
+             "mean_global": rng.normal(0, 80, (2, 121)), "std_global": rng.uniform(10, 60, (2, 121)),
+             "scale_factor": 0.9}
+    norm_global = rng.normal(0, 1, (3, 64, 2, 121))
+    want = release_formula(norm_global, stats)
+    np.testing.assert_allclose(release_global_to_encoder(norm_global, stats), want, rtol=1e-12, atol=1e-12)
+    assert np.abs(want - from_final(final_results_of(norm_global, stats), stats, True)).max() > 1  # the paths differ
+
+    # through the pose encoder: the release path encodes the formula's poses, the parted path today's input
+    from sdt.inference import load_pose_encoder
+    from sdt.poses import normalise, to_parted
+
+    stats = load_stats(speaker / "stats.npz")
+    encoder = load_pose_encoder(speaker / "pose_vae.pt", stats=stats)
+    final = torch.from_numpy(to_121(np.load(speaker / "dev_poses.npy")[:, :, :2]) * stats["scale_factor"])
+    norm = normalise(final / stats["scale_factor"], stats["mean_global"], stats["std_global"])  # the s2g target
+    with torch.no_grad():
+        release = encoder.vae.encode(torch.as_tensor(release_formula(norm.numpy(), stats)))
+        parted = encoder.vae.encode(normalise(to_parted(final / stats["scale_factor"]), stats["mean_parted"],
+                                              stats["std_parted"]))
+    for got, want in ((encoder.encode_final(final, release_global=True), release), (encoder.encode_final(final),
+                                                                                     parted)):
+        for g, w in zip(got, want, strict=True):
+            torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(release[0], parted[0], atol=1e-2)
+
+
+def final_results_of(norm_global, stats):
+    return (norm_global * stats["std_global"] + stats["mean_global"]) * stats["scale_factor"]
+
+
+def test_ftd_of_a_global_model_on_both_inputs(speaker):
+    """Speech2Gesture: FTD follows ftd_global_input, both inputs are stored whatever the choice, and the truth goes
+    through the same input as the prediction (the ground-truth row stays 0 on both)."""
+    release = run_eval(speaker, "s2g", {"diversity_samples": 0}, out="s2g_release.json")
+    parted = run_eval(speaker, "s2g", {"diversity_samples": 0, "ftd_global_input": "parted"}, out="s2g_parted.json")
+    for r in (release, parted):
+        assert r["representation"] == "global" and {"FTD_release", "FTD_parted", "FTD_mu_logvar_release",
+                                                      "FTD_mu_logvar_parted"} <= set(r)
+    assert release["ftd_input"] == "release" and parted["ftd_input"] == "parted"
+    assert release["FTD"] == release["FTD_release"] and release["FTD_mu_logvar"] == release["FTD_mu_logvar_release"]
+    assert parted["FTD"] == parted["FTD_parted"] and parted["FTD_mu_logvar"] == parted["FTD_mu_logvar_parted"]
+    for k in ("FTD_release", "FTD_parted", "FTD_mu_logvar_release", "FTD_mu_logvar_parted", "L2"):
+        assert release[k] == parted[k], k
+    assert release["FTD_release"] != pytest.approx(release["FTD_parted"], rel=1e-3)
+
+
+def test_ftd_of_a_parted_model_is_unchanged(speaker):
+    """SDT-VAE: FTD is today's (encoder of the predictions made parted), whatever ftd_global_input says."""
+    from sdt.evaluate.evaluate import DevClips
+    from sdt.inference import load_pose_encoder
+
+    stats = load_stats(speaker / "stats.npz")
+    a = run_eval(speaker, "sdt_vae", {"diversity_samples": 0}, out="vae_a.json")
+    b = run_eval(speaker, "sdt_vae", {"diversity_samples": 0, "ftd_global_input": "parted"}, out="vae_b.json")
+    assert a["representation"] == "parted" and a["ftd_input"] == b["ftd_input"] == "parted"
+    assert a["FTD"] == b["FTD"] == a["FTD_release"] == a["FTD_parted"]
+    # today's formula, written out: codes of the predictions and of the truth made parted and normalised
+    model = load_model("sdt_vae", speaker / "sdt_vae.pt", speaker / "pose_vae.pt", stats, torch.device("cpu"))
+    encoder = load_pose_encoder(speaker / "pose_vae.pt", stats=stats)
+    clips = DevClips(speaker / "dev_poses.npy", speaker / "dev_audio.npy")
+    templates = template_draws(model, len(clips), EvalSettings(diversity_samples=0), seed=0)[0]
+    pred = model.predict(np.load(speaker / "dev_audio.npy"), templates)
+    true = torch.from_numpy(to_121(np.load(speaker / "dev_poses.npy")[:, :, :2]) * stats["scale_factor"])
+    mu_pred, mu_true = (encoder.vae.encode(normalise_parted(x, stats))[0] for x in (pred, true))
+    assert a["FTD"] == pytest.approx(metrics.ftd(mu_pred, mu_true), rel=1e-4)
+
+
+def normalise_parted(final, stats):
+    from sdt.poses import normalise, to_parted
+
+    return normalise(to_parted(final / stats["scale_factor"]), stats["mean_parted"], stats["std_parted"])

@@ -77,3 +77,15 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="broken.json: not an evaluation result"):
         write_paper_tables([good, broken], tmp_path / "t.csv", tmp_path / "t.md")
     assert not (tmp_path / "t.csv").exists() and not (tmp_path / "t.md").exists()
+
+
+def test_note_names_the_ftd_input_of_global_models(tmp_path):
+    paths = [evaluation(tmp_path, "oliver", "sdt_bp", [1.0]), evaluation(tmp_path, "oliver", "s2g", [2.0])]
+    for path, representation in zip(paths, ("parted", "global"), strict=True):
+        result = json.loads(path.read_text())
+        path.write_text(json.dumps({**result, "representation": representation, "ftd_input": "release"}))
+    write_paper_tables(paths, tmp_path / "t.csv", tmp_path / "t.md")
+    md = (tmp_path / "t.md").read_text()
+    assert "FTD of global-pose models (Speech2Gesture): the release's encoder input" in md
+    write_paper_tables(paths[:1], tmp_path / "t.csv", tmp_path / "t.md")  # no global model: no note
+    assert "global-pose" not in (tmp_path / "t.md").read_text()

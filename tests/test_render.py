@@ -8,7 +8,7 @@ import pytest
 
 from sdt import render
 from sdt.demo.plot_templates import pca_2d, plot_templates
-from sdt.demo.plot_training import plot_training
+from sdt.demo.plot_training import curve_groups, plot_training
 from sdt.media import probe, run_ffmpeg
 
 PANEL = (240, 320)  # small panels keep the tests fast
@@ -155,6 +155,15 @@ def test_training_curves_and_template_projection(tmp_path):
     plot_training(histories, tmp_path / "curves.png")
     img = cv2.imread(str(tmp_path / "curves.png"))
     assert img is not None and img.shape[0] > 300 and (img < 200).any()
+    # a generator validated with FTD: a third column of FTD per epoch
+    path = tmp_path / "sdt_bp.csv"
+    pd.DataFrame({"epoch": [1, 2], "loss": [1.0, 0.8], "val_L2": [40.0, 35.0], "val_FTD": [9.0, 4.0],
+                  "val_FTD_mu_logvar": [20.0, 11.0], "val_seconds": [0.5, 0.5]}).to_csv(path, index=False)
+    assert curve_groups(pd.read_csv(path).columns) == {"training": ["loss"], "validation": ["val_L2"],
+                                                        "FTD": ["val_FTD", "val_FTD_mu_logvar"]}
+    plot_training({**histories, "sdt_bp": path}, tmp_path / "with_ftd.png")
+    wide = cv2.imread(str(tmp_path / "with_ftd.png"))
+    assert wide.shape[1] > 1.4 * img.shape[1] and wide.shape[0] > img.shape[0]
 
     rng = np.random.default_rng(0)
     line = np.outer(np.arange(20.0), rng.normal(size=8))  # templates on a line: one principal axis

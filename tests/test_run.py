@@ -26,7 +26,8 @@ def test_learning_rate_of_every_epoch(tmp_path):
     """12 epochs: the release runs epochs 1-2 at lr, 3-10 at lr/10 and 11-12 at lr/100 (MultiStepLR counts epochs
     from 0 and steps after each; milestones 12-10 = 2 and 12-2 = 10)."""
     clips = synthetic_clips(tmp_path / "clips", n_train=4, n_dev=2)
-    settings = {**TrainSettings().as_dict(), "epochs": 12, "batch_size": 2, "max_steps_per_epoch": 1}
+    settings = {**TrainSettings().as_dict(), "epochs": 12, "batch_size": 2, "max_steps_per_epoch": 1,
+                "video_format": []}  # no videos: 12 epochs of them would cost more than the test
     train("pose_vae", clips, str(tmp_path / "vae.pt"), str(tmp_path / "history.csv"), str(tmp_path / "run"), settings,
           threads=1, progress=False)
     lr = pd.read_csv(tmp_path / "history.csv")["lr"].tolist()

@@ -33,18 +33,19 @@ CANNOT_RUN = {2: "not root", 3: "SLURM/munge not installed", 4: "a real SLURM is
 SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: \S*/rule_([^/\s]+)/\S*\)")
 RUN_ID = re.compile(r"SLURM run ID: (\S+)")
 
-# One 14 s sample video (seed 0: the first video of test_workflow's run) and the tiny training preset.  The
-# dataset is built locally (the video stages have their own tests); statistics, QC table and training are SLURM
-# jobs: two CPU jobs side by side, then the GPU job that needs one of them.
+# One 14 s sample video (seed 0: the first video of test_workflow's run) and the tiny training preset on 2 GPUs.
+# The dataset is built locally (the video stages have their own tests); statistics, QC table and training are
+# SLURM jobs: two CPU jobs side by side, then the 2-GPU job that needs one of them, which trains the pose VAE on
+# two processes (torchrun; gloo on the CPU: the cluster's GPUs are fake).
 TINY_CONFIG = {
     "speakers": {"sample": {"sample": True}},
     "sample": {"photo": str(REPO / "resources" / "messi5.jpg"), "videos": 1, "seconds": 14, "seed": 0},
     "dataset": {"skip_frames": 10, "idle_clips": 2},
-    "train": {"preset": "tiny"},
+    "train": {"preset": "tiny", "gpus": 2},
 }
 LOCAL_TARGET = "results/sample/dataset/clips.csv"
 SLURM_TARGETS = ("results/sample/models/pose_vae.pt", "results/sample/qc.csv")
-SLURM_RULES = {"qc_table", "compute_stats", "train_pose_vae"}  # train_pose_vae: gpu=1
+SLURM_RULES = {"qc_table", "compute_stats", "train_pose_vae"}  # train_pose_vae: gpu=2
 
 
 def _why_unavailable():
@@ -163,8 +164,8 @@ def failing_run(slurm_env, tmp_path_factory):
 
 
 def test_workflow_through_slurm(slurm_env, tmp_path, failing_run):
-    """The sample speaker's statistics, QC table and pose VAE (a gpu=1 rule) as SLURM jobs.  (``failing_run``
-    starts now: the cluster is idle while this test builds the dataset locally.)"""
+    """The sample speaker's statistics, QC table and pose VAE (a gpu=2 rule: 2 training processes) as SLURM jobs.
+    (``failing_run`` starts now: the cluster is idle while this test builds the dataset locally.)"""
     (tmp_path / "workflow").mkdir()
     snakefile = copy_workflow(tmp_path / "workflow")  # code inputs that no edit of the repo touches meanwhile
     work = make_workdir(tmp_path / "work", TINY_CONFIG)
@@ -184,13 +185,13 @@ def test_workflow_through_slurm(slurm_env, tmp_path, failing_run):
         tasks = task_gpus(job_id, slurm_env)
         assert {t["step"] for t in tasks} >= {"", "0"}, (rule, tasks)  # the batch script and its srun step
         if rule == "train_pose_vae":
-            # Asked for (sbatch --gpus=1), given (the node's fake GPU), seen by the rule (CUDA_VISIBLE_DEVICES).
-            assert info["TresPerJob"] == "gres:gpu:1" and info["JOB_GRES"] == "gpu:fake:1", info
-            assert all(t["CUDA_VISIBLE_DEVICES"] == "0" for t in tasks), tasks
-            assert [t["SLURM_JOB_GPUS"] for t in tasks if t["step"] == ""] == ["0"], tasks  # the batch script
-            # tests/slurm/profile's set-resources override the rule's mem_mb=8000, runtime=240
+            # Asked for (sbatch --gpus=2), given (the node's fake GPUs), seen by the rule (CUDA_VISIBLE_DEVICES).
+            assert info["TresPerJob"] == "gres:gpu:2" and info["JOB_GRES"] == "gpu:fake:2", info
+            assert all(t["CUDA_VISIBLE_DEVICES"] == "0,1" for t in tasks), tasks
+            assert [t["SLURM_JOB_GPUS"] for t in tasks if t["step"] == ""] == ["0,1"], tasks  # the batch script
+            # tests/slurm/profile's set-resources override the rule's mem_mb=8000, runtime=240, threads 2
             assert info["TimeLimit"] == "00:10:00" and "mem=2000M" in info["TRES"].split(","), info
-            assert info["CPUs/Task"] == "2", info  # threads: 2
+            assert info["CPUs/Task"] == "1", info
         else:
             assert "gpu" not in info.get("TresPerJob", "") and info["JOB_GRES"] == "(null)", (rule, info)
             assert all(t["CUDA_VISIBLE_DEVICES"] == "unset" for t in tasks), (rule, tasks)
@@ -213,6 +214,10 @@ def test_workflow_through_slurm(slurm_env, tmp_path, failing_run):
     config = yaml.safe_load((work / "config" / "config.yaml").read_text())
     epochs = config["train_presets"]["tiny"]["epochs"]
     assert len(pd.read_csv(data / "train" / "pose_vae" / "history.csv")) == epochs
+    # ... on two processes: torchrun's workers wrote to the rule's log, rank 0 at INFO, and their job file
+    log = (work / "logs" / "train_pose_vae" / "sample.log").read_text()
+    assert "training on 2 process(es) x 1 node(s)" in log and "x 2 processes, device cpu" in log, log
+    assert " rank 0 INFO epoch 2 (" in log and (data / "train" / "pose_vae" / "job.json").exists(), log
 
     # The trained model loads and encodes the dev clips (final results: neck-relative px x scale_factor).
     from sdt.inference import load_pose_encoder  # torch: imported only where needed

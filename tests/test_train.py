@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
-from conftest import REPO
+from conftest import REPO, train_settings
 
 from models.generator import SequenceGeneratorCNN
 from sdt.checkpoint import load_checkpoint
@@ -39,18 +38,9 @@ THREADS = 1  # fixed, so runs in this process and in a subprocess compute the sa
 
 
 def settings(**overrides):
-    """config.yaml's train section (the release's hyper-parameters) with ``overrides``."""
-    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["train"]
-    base.pop("preset")
-    return {**base, **overrides}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def keep_torch_threads():
-    """train(threads=...) sets the process's torch threads: put them back for the other test modules."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+    """config.yaml's train section (the release's hyper-parameters) with ``overrides``; no FTD (no pose VAE) and
+    no videos unless asked for (tests/test_validation.py)."""
+    return train_settings(**{"validate_ftd": False, "video_format": [], **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +60,17 @@ def mean_pose_l1(clips, stats, parted=True):
     return (dev_poses - train_poses.mean(dim=(0, 1))).abs().mean().item()
 
 
-def run_training(method, clips, folder, pose_vae=None, **overrides):
+def mean_pose_l2(clips, stats):
+    """Validation L2 (px, final results) of always predicting the training split's mean pose."""
+    truth = to_121(torch.from_numpy(np.load(clips["dev_poses"]))) * stats["scale_factor"]
+    mean = to_121(torch.from_numpy(np.load(clips["train_poses"]))).mean(dim=(0, 1)) * stats["scale_factor"]
+    return torch.linalg.norm(mean - truth, dim=-2).mean().item()
+
+
+def run_training(method, clips, folder, pose_vae=None, init_from=None, **overrides):
     out = {"model_out": folder / f"{method}.pt", "history_out": folder / "history.csv", "run_dir": folder}
     run = train(method, clips, **{k: str(v) for k, v in out.items()}, settings=settings(**overrides),
-                pose_vae=pose_vae, threads=THREADS, progress=False)
+                pose_vae=pose_vae, init_from=init_from, threads=THREADS, progress=False)
     return run, out
 
 
@@ -129,10 +126,10 @@ def test_generator_learns_the_pose_from_the_loudness(sdt_bp, clips, stats):
     run, out = sdt_bp
     history = pd.read_csv(out["history_out"])
     assert history["epoch"].tolist() == [1, 2, 3] and history["step"].tolist() == [4, 8, 12]
-    baseline = mean_pose_l1(clips, stats)
-    assert history["val_l1"].iloc[-1] < 0.5 * baseline, (history["val_l1"].tolist(), baseline)
-    assert history["val_l1"].iloc[-1] < history["val_l1"].iloc[0]
-    assert np.isfinite(history[["loss", "l1", "val_l2"]].to_numpy()).all()
+    baseline = mean_pose_l2(clips, stats)
+    assert history["val_L2"].iloc[-1] < 0.7 * baseline, (history["val_L2"].tolist(), baseline)
+    assert history["val_L2"].iloc[-1] < history["val_L2"].iloc[0]
+    assert np.isfinite(history[["loss", "l1", "val_L2", "val_lip_sync_error"]].to_numpy()).all()
     assert run.templates.abs().sum() > 0  # the zero-initialised template table trained as well
 
 
@@ -303,3 +300,98 @@ def test_fast_mode_steps_and_checkpoints_as_plain_fp32(clips, stats):
     fresh = SequenceGeneratorCNN(bp.nets["netG"].cfg)
     fresh.load_state_dict(bp.nets["netG"].state_dict())
     assert all(torch.equal(p, q) for p, q in zip(fresh.parameters(), plain.parameters(), strict=True))
+
+
+# --- fine-tuning (train.init_from) ----------------------------------------------------------------------------
+
+def first_step_l1(run):
+    return run.history[0]["l1"]  # one step per epoch: the loss of the very first step
+
+
+def test_fine_tuning_starts_from_the_source_weights(sdt_bp, tmp_path):
+    """Speaker A's trained SDT-BP fine-tuned on speaker B (other clips of the same person): its first step's loss is
+    far below a fresh start's, the optimisers and the template table start fresh, and the model records the
+    source."""
+    _, out_a = sdt_bp
+    speaker_b = synthetic_clips(tmp_path / "b", n_train=8, n_dev=2, seed=0, clips_seed=7)
+    one_step = {"epochs": 1, "batch_size": 4, "max_steps_per_epoch": 1}
+    fresh, _ = run_training("sdt_bp", speaker_b, tmp_path / "fresh", **one_step)
+    tuned, out = run_training("sdt_bp", speaker_b, tmp_path / "tuned", init_from=str(out_a["model_out"]), **one_step)
+    assert first_step_l1(tuned) < 0.6 * first_step_l1(fresh), (first_step_l1(tuned), first_step_l1(fresh))
+    model = load_checkpoint(out["model_out"])
+    info = model["init_from"]
+    assert info["path"] == str(out_a["model_out"]) and info["format"] == "ours" and info["networks"] == ["netG"]
+    assert info["templates"] == "new" and model["templates"].shape == (8, 32)
+    assert load_checkpoint(out_a["model_out"])["templates"].shape == (N_TRAIN, 32)
+    assert tuned.step == 1  # counters (and optimisers, schedules) start fresh
+
+
+def release_pth(ckpt, path):
+    """Our SDT-BP checkpoint in the authors' layout (SDT_SPEC 7: DataParallel's module. prefix)."""
+    state = {f"module.netG.{k}": v for k, v in ckpt["state_dicts"]["netG"].items()}
+    state["module.clips_code"] = ckpt["templates"]
+    torch.save({"epoch": 100, "step": 1, "model_state_dict": state, "optimizerG_state_dict": {}}, path)
+    return path
+
+
+def test_fine_tuning_from_an_authors_checkpoint(sdt_bp, stats, tmp_path):
+    """An authors' .pth initialises the generator; init_templates takes its table over when it has one row per
+    training clip, and is an error naming both shapes otherwise; a network of another kind is refused."""
+    from sdt.errors import InputError
+    from sdt.train.init_from import init_from
+
+    _, out_a = sdt_bp
+    source = load_checkpoint(out_a["model_out"])
+    pth = release_pth(source, tmp_path / "oliver_sdt_bp.pth")
+    run = Run("sdt_bp", settings(init_templates=True), stats, N_TRAIN, torch.device("cpu"))
+    info = init_from(run, pth)
+    assert info["format"] == "release" and info["templates"] == "taken over"
+    for key, value in source["state_dicts"]["netG"].items():
+        assert torch.equal(run.nets["netG"].state_dict()[key], value), key
+    assert torch.equal(run.templates.detach(), source["templates"])
+    other = Run("sdt_bp", settings(init_templates=True), stats, N_TRAIN + 1, torch.device("cpu"))
+    with pytest.raises(InputError, match=r"a table of shape \(32, 32\), this run's table is \(33, 32\)"):
+        init_from(other, pth)
+    s2g = Run("s2g", settings(), stats, N_TRAIN, torch.device("cpu"))
+    with pytest.raises(InputError, match="its netG is another network: template_dim 32 .needs 0., norm 'IN'"):
+        init_from(s2g, out_a["model_out"])
+
+
+# --- what a checkpoint resumes (issue 9) ---------------------------------------------------------------------
+
+def test_only_an_interrupted_run_resumes(small_clips, tmp_path, caplog):
+    """A finished run leaves no resume point: running the same job again (--forcerun, a new code digest with the
+    same settings) trains again from the start."""
+    quick = {"epochs": 1, "batch_size": 2, "max_steps_per_epoch": 1}
+    run_training("pose_vae", small_clips, tmp_path, **quick)
+    assert not (tmp_path / "checkpoints" / "last.pt").exists()
+    with caplog.at_level(logging.INFO, logger="sdt.train.train"):
+        again, _ = run_training("pose_vae", small_clips, tmp_path, **quick)
+    assert "resumed" not in caplog.text and "epoch 1 (" in caplog.text and again.step == 1
+
+
+def test_the_fingerprint_covers_what_decides_the_result(small_clips, tmp_path):
+    """Code, every input file's content (audio too) and the result-deciding settings change it; speed-only
+    settings (workers, checkpoint interval, videos) do not, nor does the number of processes (not an input)."""
+    import shutil
+
+    from sdt.train.config import TrainSettings
+    from sdt.train.train import run_fingerprint
+
+    base = TrainSettings.of(settings())
+
+    def fp(code="abc", files=small_clips, **changes):
+        return run_fingerprint("sdt_bp", TrainSettings.of({**base.as_dict(), **changes}), files, code)
+
+    same = {fp(), fp(num_workers=4), fp(checkpoint_every=7), fp(video_format=["mp4", "tensorboard"]),
+            fp(video_train_clips=0, video_dev_clips=1)}
+    assert len(same) == 1
+    changed = [fp(code="abd"), fp(lr=2e-4), fp(drop_last=False), fp(sync_bn=True), fp(validate_ftd=True),
+               fp(files={**small_clips, "init_from": small_clips["stats"]})]
+    audio = tmp_path / "train_audio.npy"
+    shutil.copy(small_clips["train_audio"], audio)
+    arr = np.load(audio)
+    arr[0, 0] += 1e-3
+    np.save(audio, arr)
+    changed.append(fp(files={**small_clips, "train_audio": str(audio)}))
+    assert len({fp(), *changed}) == len(changed) + 1

@@ -93,6 +93,12 @@ def test_models_tables_and_demo(run):
         assert (work / "sample" / "models" / f"{method}.pt").stat().st_size > 1_000_000
         history = pd.read_csv(work / "sample" / "train" / method / "history.csv")
         assert len(history) == 2 and np.isfinite(history.select_dtypes("number").to_numpy()).all()
+        if method != "pose_vae":  # validated every epoch with the pose VAE (train.validate_ftd)
+            assert {"val_L2", "val_lip_sync_error", "val_FTD", "val_FTD_mu_logvar"} <= set(history), method
+    s2g = json.loads((work / "sample" / "evaluation" / "s2g.json").read_text())
+    assert s2g["ftd_input"] == "release" and s2g["FTD"] == s2g["FTD_release"] != s2g["FTD_parted"]
+    note = "FTD of global-pose models (Speech2Gesture): the release's"
+    assert note in (work / "tables" / "paper_table.md").read_text()
     table = pd.read_csv(work / "tables" / "paper_table.csv")
     assert {"sdt_bp", "sdt_vae", "s2g", "ground_truth", "mean_pose"} <= set(table["method"])
     truth = table[table["method"] == "ground_truth"].iloc[0]
@@ -137,8 +143,8 @@ def test_training_setting_reruns_only_that_model(run):
     assert not {"train_pose_vae", "train_sdt_bp", "train_sdt_vae"} & set(jobs)
     assert not set(PER_VIDEO) & set(jobs) and "split_dataset" not in jobs
     jobs = changed(run, train={"vae_kl_weight": 0.2})
-    assert {"train_pose_vae", "train_sdt_vae"} <= set(jobs)  # sdt_vae's templates come from the VAE
-    assert not {"train_sdt_bp", "train_s2g"} & set(jobs)
+    # sdt_vae's templates come from the VAE; every generator's validation computes FTD with it (validate_ftd)
+    assert {"train_pose_vae", "train_sdt_vae", "train_sdt_bp", "train_s2g"} <= set(jobs)
 
 
 @contextlib.contextmanager
@@ -295,3 +301,31 @@ def test_evaluating_the_authors_checkpoints_trains_nothing(tmp_path):
                    evaluate={"checkpoints": {"oliver": checkpoints}})
     proc = snakemake(work, "--dry-run", check=False)
     assert proc.returncode != 0 and "gives sdt_vae but no pose_vae" in proc.output
+
+
+# --- retraining and fine-tuning (last: they change the run) --------------------------------------------------
+
+def test_fine_tuning_source_and_forcerun(run):
+    """SDT-VAE fine-tuned from the run's SDT-BP model (train.init_from): it starts from those weights; then
+    `--forcerun train_sdt_bp` trains SDT-BP again from the start (a finished run's checkpoint is no resume point)
+    and, its model changed, the fine-tuned SDT-VAE is stale."""
+    work = run["workdir"]
+    tuned = work / "config" / "tuned.yaml"
+    source = {"sample": {"sdt_vae": "results/sample/models/sdt_bp.pt"}}
+    tuned.write_text(yaml.safe_dump({"train": {"init_from": source}}))
+    assert "train_sdt_vae" in plan(run, f"--configfile={tuned}")  # a new input (--configfile=: one file)
+    snakemake(work, "results/sample/models/sdt_vae.pt", f"--configfile={tuned}", snakefile=run["snakefile"])
+    log = (work / "logs" / "train_sdt_vae" / "sample.log").read_text()
+    assert "fine-tuning from results/sample/models/sdt_bp.pt (ours sdt_bp): weights of netG" in log, log
+    assert plan(run, f"--configfile={tuned}", "results/sample/models/sdt_vae.pt") == {}
+
+    history = work / "results" / "sample" / "train" / "sdt_bp" / "history.csv"
+    before, log_file = history.stat().st_mtime, work / "logs" / "train_sdt_bp" / "sample.log"
+    old_log = log_file.read_text()
+    snakemake(work, "results/sample/models/sdt_bp.pt", "--forcerun", "train_sdt_bp", f"--configfile={tuned}",
+              snakefile=run["snakefile"])
+    log = log_file.read_text()
+    log = log[len(old_log):] if log.startswith(old_log) else log  # this job's lines
+    assert "resumed" not in log and "epoch 1 (" in log and "epoch 2 (" in log, log
+    assert history.stat().st_mtime > before
+    assert "train_sdt_vae" in plan(run, f"--configfile={tuned}", "results/sample/models/sdt_vae.pt")

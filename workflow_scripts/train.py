@@ -1,28 +1,34 @@
-"""Rules train_pose_vae, train_sdt_bp, train_sdt_vae, train_s2g: train one speaker's model (sdt.train.train.train).
+"""Rules train_pose_vae, train_sdt_bp, train_sdt_vae, train_s2g: train one speaker's model (sdt.train.train.train)
+on as many processes as the rule's gpu resource says (train.gpus; sdt.train.launch.run_job: torchrun), or on as
+many nodes as its nodes resource says with gpus_per_node processes each (SLURM; profiles/slurm).
 
-Resumes from results/{speaker}/train/{method}/checkpoints/last.pt when that checkpoint belongs to the same run.
+Resumes an interrupted run from results/{speaker}/train/{method}/checkpoints/last.pt.
 """
 
 import logging
 from pathlib import Path
 
-from sdt.train.config import TrainSettings
-from sdt.train.train import train
+from sdt.train.config import SPEED_ONLY
+from sdt.train.launch import run_job
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
 settings = dict(snakemake.params.settings)
 method = settings.pop("method")
-# speed-only settings come as resources, so that changing them reruns nothing (rules/common.smk: SPEED_ONLY)
-settings.update(num_workers=snakemake.resources.num_workers, checkpoint_every=snakemake.resources.checkpoint_every)
-data = {k: snakemake.input[k] for k in ("train_poses", "train_audio", "dev_poses", "dev_audio", "stats")}
-train(
-    method,
-    data,
-    model_out=snakemake.output.model,
-    history_out=snakemake.output.history,
-    run_dir=Path(snakemake.output.history).parent,
-    settings=TrainSettings.of(settings),
-    pose_vae=snakemake.input.get("pose_vae"),
-    threads=snakemake.threads,
-)
+# speed-only settings come as resources, so that changing them reruns nothing (sdt.train.config.SPEED_ONLY)
+settings.update({key: snakemake.resources[key] for key in SPEED_ONLY})
+job = {
+    "method": method,
+    "data": {k: snakemake.input[k] for k in ("train_poses", "train_audio", "dev_poses", "dev_audio", "stats")},
+    "model_out": snakemake.output.model,
+    "history_out": snakemake.output.history,
+    "run_dir": str(Path(snakemake.output.history).parent),
+    "settings": settings,
+    **{k: snakemake.input.get(k) for k in ("pose_vae", "ftd_vae", "init_from")},
+    "code": snakemake.params.code,
+    "threads": snakemake.threads,
+}
+# several nodes (profiles/slurm's example): gpus_per_node processes on each, else gpu processes on this machine
+nodes = snakemake.resources.get("nodes", 1)
+processes = snakemake.resources.get("gpus_per_node", 0) if nodes > 1 else snakemake.resources.get("gpu", 1)
+run_job(job, processes=processes, nodes=nodes, log_path=snakemake.log[0])

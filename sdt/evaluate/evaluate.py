@@ -14,9 +14,14 @@ template=normal; vae_of_truth gives one template per clip, so its K draws come f
 pairwise L2.  Every random draw comes from a CPU torch.Generator seeded with one seed, for the whole split at
 once: a seed gives the same templates whatever the batch size or device.  Methods without templates are
 deterministic: they run once (seed null) and their diversity is 0; ground_truth has none (null).
+
+FTD's encoder takes normalised parted poses.  A global-pose model (Speech2Gesture) has two inputs
+(``EvalSettings.ftd_global_input``, issue 14): ``release`` (default, comparable with the paper: the release's
+``transform_normalized_parted2global`` of the normalised global poses, applied to prediction and truth alike,
+sdt.poses.release_global_to_encoder) and ``parted`` (the final poses made parted, as for every other model).
+Both are computed and stored (FTD_release, FTD_parted, ...); FTD is the chosen one.
 """
 
-import hashlib
 import json
 import logging
 import time
@@ -28,12 +33,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from sdt.constants import FTD_INPUTS
 from sdt.device import pick_device
 from sdt.errors import InputError
 from sdt.evaluate import metrics
-from sdt.evaluate.metrics import METRICS, aggregate
+from sdt.evaluate.metrics import FTD_BY_INPUT, METRICS, aggregate
 from sdt.inference import load_gesture_model, load_pose_encoder
-from sdt.io import write_text
+from sdt.io import sha256, write_text
 from sdt.methods import AUDIO_TO_POSE, REFERENCES
 from sdt.poses import load_stats, to_121
 
@@ -49,11 +55,14 @@ class EvalSettings:
     diversity_samples: int = 5  # K templates per clip for diversity; 0 = no diversity
     pck_threshold: float = metrics.PCK_THRESHOLD  # fraction of the true pose's larger bounding-box side
     batch_size: int = 64  # clips per forward pass
+    ftd_global_input: str = "release"  # FTD of global-pose models: the release's encoder input, or "parted"
 
     def __post_init__(self):
         self.seeds = tuple(int(s) for s in self.seeds)
         if self.template not in TEMPLATES:
             raise ValueError(f"template must be one of {TEMPLATES}, got {self.template!r}")
+        if self.ftd_global_input not in FTD_INPUTS:
+            raise ValueError(f"ftd_global_input must be one of {FTD_INPUTS}, got {self.ftd_global_input!r}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
         if self.diversity_samples == 1 or self.diversity_samples < 0:
@@ -97,11 +106,7 @@ class DevClips:
 
 def file_info(path):
     """Which file was used: its path, size and SHA-256."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": h.hexdigest()}
+    return {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": sha256(path)}
 
 
 def load_model(method, path, pose_vae, stats, device, index_csv=None):
@@ -132,11 +137,30 @@ def template_draws(model, n, settings, seed):
     return table[torch.randint(len(table), (k, n), generator=g)]
 
 
+def encoder_codes(encoder, poses_final, inputs):
+    """{FTD input: [B, 2D] codes (mu, logvar)} of final-result poses for each of ``inputs`` (FTD_INPUTS)."""
+    return {i: torch.cat(encoder.encode_final(poses_final, release_global=i == "release"), dim=1).float().cpu().numpy()
+            for i in inputs}
+
+
+def ftd_scores(pred_codes, true_codes, chosen):
+    """FTD and FTD_mu_logvar for every encoder input in the codes ({input: [N, 2D]}) as FTD_<input> fields,
+    and as FTD / FTD_mu_logvar for ``chosen`` (an input the codes lack is that of a parted model: the same as
+    the parted one)."""
+    out = {}
+    for i in FTD_INPUTS:
+        p, t = pred_codes.get(i, pred_codes["parted"]), true_codes.get(i, true_codes["parted"])
+        d = t.shape[1] // 2
+        out[f"FTD_{i}"], out[f"FTD_mu_logvar_{i}"] = metrics.ftd(p[:, :d], t[:, :d]), metrics.ftd(p, t)
+    out["FTD"], out["FTD_mu_logvar"] = out[f"FTD_{chosen}"], out[f"FTD_mu_logvar_{chosen}"]
+    return out
+
+
 class _Scores:
     """Per-clip metrics and predicted codes of one run (one seed), gathered batch by batch."""
 
     def __init__(self, seed):
-        self.seed, self.clip, self.codes = seed, {m: [] for m in ("L2", "lip_sync_error", "PCK", "diversity")}, []
+        self.seed, self.clip, self.codes = seed, {m: [] for m in ("L2", "lip_sync_error", "PCK", "diversity")}, {}
 
     def add(self, pred, true, codes, threshold, samples=None):
         self.clip["L2"].append(metrics.l2(pred, true))
@@ -144,15 +168,17 @@ class _Scores:
         self.clip["PCK"].append(metrics.pck(pred, true, threshold))
         if samples is not None:
             self.clip["diversity"].append(metrics.diversity(torch.stack(samples)))
-        self.codes.append(torch.cat(codes, dim=1).float().cpu().numpy())  # [B, 2D]: mu, logvar
+        for i, c in codes.items():  # {FTD input: [B, 2D]}: mu, logvar
+            self.codes.setdefault(i, []).append(c)
 
-    def result(self, true_codes, diversity=None):
-        pred_codes, d = np.concatenate(self.codes), true_codes.shape[1] // 2
+    def result(self, true_codes, ftd_input, diversity=None):
         out = {"seed": self.seed}
         for m in ("L2", "lip_sync_error"):
             out[m] = float(np.concatenate(self.clip[m]).mean())
-        out["FTD"] = metrics.ftd(pred_codes[:, :d], true_codes[:, :d])
-        out["FTD_mu_logvar"] = metrics.ftd(pred_codes, true_codes)
+        if true_codes:
+            out.update(ftd_scores({i: np.concatenate(c) for i, c in self.codes.items()}, true_codes, ftd_input))
+        else:  # no pose VAE (validation without FTD)
+            out.update(dict.fromkeys(("FTD", "FTD_mu_logvar", *FTD_BY_INPUT)))
         out["diversity"] = float(np.concatenate(self.clip["diversity"]).mean()) if self.clip["diversity"] else diversity
         out["PCK"] = float(np.concatenate(self.clip["PCK"]).mean())
         return out
@@ -167,8 +193,11 @@ def _predictions(model, audio, true_mu, draws, settings):
 
 def evaluate_split(method, clips, encoder, stats, settings, model=None, progress=True, desc=""):
     """Run ``method`` on ``clips`` (:class:`DevClips`) -> list of per-run metric dicts (one per seed, or one
-    with seed None for a deterministic method)."""
-    device, scale = encoder.device, float(stats["scale_factor"])
+    with seed None for a deterministic method).  The training's validation calls this too (sdt/train/validate.py),
+    with ``encoder`` None when it computes no FTD.  FTD of a global-pose model is computed on both encoder inputs
+    (FTD_INPUTS); FTD itself on ``settings.ftd_global_input``."""
+    device, scale = (encoder or model).device, float(stats["scale_factor"])
+    inputs = ("parted",) if model is None or model.parted else FTD_INPUTS
     templated = model is not None and model.template_dim > 0
     if templated and settings.template == "vae_of_truth" and model.template_dim != encoder.vae.cfg.code_dim:
         raise ValueError(f"template=vae_of_truth: the VAE's codes have {encoder.vae.cfg.code_dim} dimensions, the "
@@ -177,15 +206,17 @@ def evaluate_split(method, clips, encoder, stats, settings, model=None, progress
     draws = {s: template_draws(model, len(clips), settings, s) for s in seeds} if templated else {}
     runs = {s: _Scores(s) for s in seeds}
     mean_pose = torch.as_tensor(stats["mean_global"] * scale, device=device)  # [2, 121]
-    true_codes, timing = [], {"wait": 0.0, "compute": 0.0}
+    true_codes, timing = {}, {"wait": 0.0, "compute": 0.0}
     bar = tqdm(total=len(clips), unit="clip", desc=desc, disable=None if progress else True)
     t0 = time.perf_counter()
     for start, true_np, audio in clips.batches(settings.batch_size, scale):
         t1 = time.perf_counter()
         true = torch.from_numpy(true_np).to(device)
         audio = None if audio is None else torch.from_numpy(audio).to(device)
-        mu, logvar = encoder.encode_final(true)
-        true_codes.append(torch.cat([mu, logvar], dim=1).float().cpu().numpy())
+        if encoder is not None:
+            for i, c in encoder_codes(encoder, true, inputs).items():
+                true_codes.setdefault(i, []).append(c)
+        mu = encoder.encode_final(true)[0] if templated and settings.template == "vae_of_truth" else None
         for seed, scores in runs.items():
             pred, samples = true, None  # ground_truth
             if method == "mean_pose":
@@ -195,7 +226,8 @@ def evaluate_split(method, clips, encoder, stats, settings, model=None, progress
                 pred, samples = _predictions(model, audio, mu, batch_draws, settings)
             elif model is not None:
                 pred = model.predict(audio)
-            scores.add(pred, true, encoder.encode_final(pred), settings.pck_threshold, samples)
+            codes = {} if encoder is None else encoder_codes(encoder, pred, inputs)
+            scores.add(pred, true, codes, settings.pck_threshold, samples)
         bar.update(len(true))
         t2 = time.perf_counter()
         timing["wait"], timing["compute"], t0 = timing["wait"] + t1 - t0, timing["compute"] + t2 - t1, t2
@@ -203,19 +235,20 @@ def evaluate_split(method, clips, encoder, stats, settings, model=None, progress
     n = len(clips)
     log.info("%s: %d clips in %.1f s (%.1f clips/s); waiting for data %.1f s, computing %.1f s", method, n,
              sum(timing.values()), n / max(sum(timing.values()), 1e-9), timing["wait"], timing["compute"])
-    true_codes = np.concatenate(true_codes)
+    true_codes = {i: np.concatenate(c) for i, c in true_codes.items()}
     # without templates every sample is the same prediction: diversity 0 (ground_truth has no samples at all)
     fixed = 0.0 if method != "ground_truth" and settings.diversity_samples else None
-    return [r.result(true_codes, diversity=fixed) for r in runs.values()]
+    return [r.result(true_codes, settings.ftd_global_input, diversity=fixed) for r in runs.values()]
 
 
 def evaluate(speaker, method, dev_poses, stats_path, pose_vae, output, dev_audio=None, model_path=None,
              settings=None, threads=None, device=None, progress=True, index_csv=None):
     """Evaluate ``method`` on one speaker's dev split and write ``output`` (JSON): every metric of
-    :data:`METRICS` (mean over seeds) at the top level, ``std``, ``per_seed``, n_clips, seeds, settings, the
-    statistics used (``stats``: path, source computed | release, scale_factor) and the checkpoints used (model and
-    the pose VAE of FTD, with their SHA-256).  ``index_csv`` (clips.csv): the model's template table must have one
-    row per train row of it."""
+    :data:`METRICS` and FTD on both encoder inputs (FTD_BY_INPUT) (mean over seeds) at the top level,
+    ``ftd_input`` (the input FTD used), ``std``, ``per_seed``, n_clips, seeds, settings, the statistics used
+    (``stats``: path, source computed | release, scale_factor) and the checkpoints used (model and the pose VAE of
+    FTD, with their SHA-256).  ``index_csv`` (clips.csv): the model's template table must have one row per train
+    row of it."""
     settings = settings if isinstance(settings, EvalSettings) else EvalSettings(**(settings or {}))
     if method not in AUDIO_TO_POSE + REFERENCES:
         raise ValueError(f"unknown method {method!r}: expected one of {AUDIO_TO_POSE + REFERENCES}")
@@ -233,9 +266,11 @@ def evaluate(speaker, method, dev_poses, stats_path, pose_vae, output, dev_audio
     log.info("%s / %s: %d dev clips, device %s, settings %s, %s statistics (%s)", speaker, method, len(clips), device,
              asdict(settings), stats["stats_source"], stats_path)
     per_seed = evaluate_split(method, clips, encoder, stats, settings, model, progress, f"{speaker} {method}")
-    mean, std = aggregate(per_seed)
+    mean, std = aggregate(per_seed, METRICS + FTD_BY_INPUT)
     result = {
         "speaker": speaker, "method": method, "split": "dev", **mean, "n_clips": len(clips),
+        "representation": None if model is None else "parted" if model.parted else "global",
+        "ftd_input": settings.ftd_global_input if model is not None and not model.parted else "parted",
         "seeds": [r["seed"] for r in per_seed if r["seed"] is not None], "std": std, "per_seed": per_seed,
         "settings": asdict(settings), "device": str(device),
         "stats": {"path": str(stats_path), "source": stats["stats_source"], "scale_factor": stats["scale_factor"]},

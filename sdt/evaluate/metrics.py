@@ -14,11 +14,16 @@ import torch
 from scipy import linalg
 
 from sdt import layout
+from sdt.constants import FTD_INPUTS
 
 LIP_EPS = 1e-4  # the release's guard against a clip whose mouth never opens
 FRECHET_EPS = 1e-6  # diagonal offset when sqrtm of the covariance product is not finite (standard FID recipe)
 PCK_THRESHOLD = 0.2  # PCK@0.2 of the true pose's larger bounding-box side (Yang & Ramanan; Speech2Gesture)
 METRICS = ("L2", "lip_sync_error", "FTD", "FTD_mu_logvar", "diversity", "PCK")  # an evaluation's metrics, in order
+# FTD on both pose-encoder inputs of a global-pose model (issue 14; SDT_SPEC 6): ``release`` (the release's
+# transform_normalized_parted2global) and ``parted`` (the prediction made parted); FTD above is the configured one.
+# For a parted model both inputs are the same.  Stored in the evaluation JSON, not in the table's columns.
+FTD_BY_INPUT = tuple(f"{m}_{i}" for i in FTD_INPUTS for m in ("FTD", "FTD_mu_logvar"))
 
 
 def _np(x):
@@ -118,11 +123,12 @@ def pck(pred, true, threshold=PCK_THRESHOLD):
     return (point_distances(pred, true) <= ref[..., None]).mean(axis=(-2, -1))
 
 
-def aggregate(per_seed):
-    """Mean and sample standard deviation (ddof 1; None with one run) over runs, per metric; None stays None."""
+def aggregate(per_seed, names=METRICS):
+    """Mean and sample standard deviation (ddof 1; None with one run) over runs, per metric of ``names`` (missing
+    or None: None)."""
     mean, std = {}, {}
-    for m in METRICS:
-        values = [r[m] for r in per_seed]
+    for m in names:
+        values = [r.get(m) for r in per_seed]
         if any(v is None or not math.isfinite(v) for v in values):
             mean[m] = std[m] = None
             continue

@@ -94,7 +94,25 @@ def _settings_note(results):
              f"diversity over {', '.join(values('diversity_samples')) or '–'} samples per clip",
              f"PCK threshold: {', '.join(sorted({str(r['settings']['pck_threshold']) for r in results}))} x the "
              "larger side of the true pose's bounding box"]
-    return "; ".join(parts).replace('"', "") + "."
+    return "; ".join(parts).replace('"', "") + "." + _ftd_note(results)
+
+
+FTD_INPUT_NOTES = {
+    "release": "the release's encoder input (transform_normalized_parted2global of the normalised global poses, as "
+               "the paper's Speech2Gesture FTD); FTD on the poses made parted is FTD_parted in the evaluation JSON",
+    "parted": "the poses made parted, as for every other model; FTD on the release's encoder input (the paper's "
+              "path) is FTD_release in the evaluation JSON",
+}
+
+
+def _ftd_note(results):
+    """Which pose-encoder input the FTD column used for global-pose models (issue 14), when the table has one."""
+    used = sorted({r["ftd_input"] for r in results if r.get("representation") == "global"})
+    if not used:
+        return ""
+    return "  FTD of global-pose models (" + ", ".join(
+        sorted({LABELS.get(r["method"], r["method"]) for r in results if r.get("representation") == "global"})
+    ) + "): " + "; ".join(FTD_INPUT_NOTES[u] for u in used) + "."
 
 
 def markdown(frame, results):

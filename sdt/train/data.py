@@ -43,22 +43,35 @@ class ClipBatches(torch.utils.data.Dataset):
 
 
 class EpochBatchSampler(torch.utils.data.Sampler):
-    """Shuffled batches whose order depends only on (seed, epoch): a resumed run sees the same batches."""
+    """This process's batches of an epoch, in an order that depends only on (seed, epoch): a resumed run sees the
+    same batches.
 
-    def __init__(self, n, batch_size, seed, shuffle=True, max_batches=0, drop_last=False):
-        self.n, self.batch_size, self.seed, self.shuffle = n, batch_size, seed, shuffle
+    The epoch's order is torch's ``DistributedSampler`` (randperm seeded with seed + epoch, ``set_epoch``); process
+    ``rank`` of ``world`` takes every world-th clip of it and cuts its share into batches of batch_size / world.
+    So the processes' step-k batches together are exactly clips [k B, (k + 1) B) of the order: the global batch of
+    one process at batch_size B (what makes a distributed run equal a single-process one, sdt/train/distributed.py).
+    ``drop_last`` drops the last partial batch (the release's ``drop_last=True``) unless it is the only one.
+    With several processes an epoch leaves out the last n mod world clips of its order (every process must take
+    the same number of steps; torch pads by repeating clips instead).
+    """
+
+    def __init__(self, n, batch_size, seed, shuffle=True, max_batches=0, drop_last=False, rank=0, world=1):
+        if batch_size % world:
+            raise ValueError(f"batch_size {batch_size} cannot be split evenly over {world} processes: make it a "
+                             f"multiple of {world} (each process takes batch_size / {world} clips per step)")
+        self.n, self.batch_size, self.seed, self.shuffle = n, batch_size // world, seed, shuffle
         self.max_batches, self.drop_last, self.epoch = max_batches, drop_last, 0
+        self.rank, self.world = rank, world
 
     def set_epoch(self, epoch):
         self.epoch = epoch
 
     def _batches(self):
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-            order = torch.randperm(self.n, generator=g).numpy()
-        else:
-            order = np.arange(self.n)
-        batches = [order[i : i + self.batch_size] for i in range(0, self.n, self.batch_size)]
+        order = torch.utils.data.DistributedSampler(range(self.n), num_replicas=self.world, rank=self.rank,
+                                                    shuffle=self.shuffle, seed=self.seed, drop_last=self.world > 1)
+        order.set_epoch(self.epoch)
+        share = np.fromiter(order, dtype=np.int64)
+        batches = [share[i : i + self.batch_size] for i in range(0, len(share), self.batch_size)]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size and len(batches) > 1:
             batches = batches[:-1]
         return batches[: self.max_batches] if self.max_batches else batches

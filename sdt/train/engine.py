@@ -12,6 +12,7 @@ from tqdm import tqdm
 from models.discriminator import lsgan_discriminator_loss, lsgan_generator_loss
 from models.pose_vae import template_kl, vae_kl
 from sdt.poses import final_results
+from sdt.train import distributed
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -35,17 +36,19 @@ def _backward(opts, loss):
 
 def step_pose_vae(run, batch):
     poses = batch["poses"]
+    noise = run.batch_noise(batch["index"], run.settings.template_dim)  # what one process would draw
     with run.autocast():
-        recon, mu, logvar = run.net("vae")(poses)
+        recon, mu, logvar = run.net("vae")(poses, noise=noise)
     recon, mu, logvar = recon.float(), mu.float(), logvar.float()
     l1 = F.l1_loss(recon, poses)
     kl = vae_kl(mu, logvar)
     loss = l1 + run.settings.vae_kl_weight * kl
     run.check(loss, "pose_vae")
     _backward([run.opts["vae"]], loss)
-    with torch.no_grad():  # the release keeps every training clip's posterior (SDT-VAE's templates)
-        run.buffers["clip_code_mu"][batch["index"]] = mu.detach().to(run.buffers["clip_code_mu"].dtype)
-        run.buffers["clip_code_logvar"][batch["index"]] = logvar.detach().to(run.buffers["clip_code_mu"].dtype)
+    with torch.no_grad():  # the release keeps every training clip's posterior (SDT-VAE's templates): of the
+        index = run.global_batch(batch["index"])  # global batch, so that every process holds all of them
+        run.buffers["clip_code_mu"][index] = run.global_batch(mu.detach()).to(run.buffers["clip_code_mu"].dtype)
+        run.buffers["clip_code_logvar"][index] = run.global_batch(logvar.detach()).to(run.buffers["clip_code_mu"].dtype)
     return {"loss": loss.item(), "l1": l1.item(), "kl": kl.item()}
 
 
@@ -59,8 +62,8 @@ def step_sdt(run, batch):
     out = {"l1": l1.item()}
     loss = l1
     opts = [run.opts["netG"]]
-    if run.method == "sdt_bp":
-        kl = template_kl(templates)
+    if run.method == "sdt_bp":  # over the global batch when distributed (the release: per process)
+        kl = template_kl(run.global_batch(templates))
         loss = loss + run.settings.template_kl_weight * kl
         opts.append(run.opts["templates"])
         out["template_kl"] = kl.item()
@@ -110,7 +113,8 @@ def train_one_epoch(run, loader, epoch, progress=True) -> dict[str, float]:
         n += 1
         bar.set_postfix(loss=f"{logs['loss']:.4f}")
         run.log_scalars("train_step", logs, run.step)
-    return {k: v / max(n, 1) for k, v in sums.items()}
+    means = {k: v / max(n, 1) for k, v in sums.items()}
+    return distributed.mean_over_processes(run.ctx, means, run.device)  # every process took n steps
 
 
 @torch.no_grad()

@@ -14,6 +14,7 @@ from models.generator import GeneratorConfig, SequenceGeneratorCNN
 from models.pose_vae import PoseSeqVAE, PoseVAEConfig
 from sdt.audio import MelSpectrogram
 from sdt.checkpoint import stats_payload
+from sdt.train import distributed
 from sdt.train.config import TrainSettings
 from sdt.train.engine import check_finite
 from sdt.train.perf import FastMode, fast_mode
@@ -43,6 +44,7 @@ class Run:
         self.stats_t = {k: (torch.as_tensor(v, device=device) if isinstance(v, np.ndarray) else v)
                         for k, v in stats.items()}
         self.epoch, self.step, self.history = 0, 0, []
+        self.ctx, self.wrapped, self.init_info = distributed.SINGLE, {}, None  # see distribute() and init_from
         self.nets, self.configs = build_networks(method, settings.template_dim)
         self.nets = {k: v.to(device) for k, v in self.nets.items()}
         self.mel = MelSpectrogram().to(device)
@@ -74,15 +76,45 @@ class Run:
             for net in self.nets.values():
                 if hasattr(net, "audio_encoder"):
                     net.audio_encoder.to(memory_format=torch.channels_last)
-        self.compiled = {k: torch.compile(v) for k, v in self.nets.items()} if mode.compile else {}
+        callables = {k: self.wrapped.get(k, v) for k, v in self.nets.items()}
+        self.compiled = {k: torch.compile(v) for k, v in callables.items()} if mode.compile else self.wrapped
+
+    def distribute(self, ctx):
+        """Train as process ``ctx.rank`` of ``ctx.world`` (sdt/train/distributed.py): batch norms synchronised
+        with ``sync_bn``, the networks in DistributedDataParallel, the template table's gradient averaged over
+        the processes.  Every process then loads the same weights (fine-tuning source, checkpoint), if any."""
+        self.ctx = ctx
+        if not ctx.active:
+            return
+        if self.settings.sync_bn:
+            self.nets = {k: distributed.convert_sync_bn(v, self.device) for k, v in self.nets.items()}
+        self.wrapped = {k: distributed.wrap(v, ctx, self.device) for k, v in self.nets.items()}
+        if isinstance(self.templates, torch.nn.Parameter):
+            distributed.average_gradients(ctx, self.templates)
+        self.apply_fast_mode(self.fast)
 
     # -- helpers used by sdt/train/engine.py ---------------------------------------------------------------------
     def check(self, loss, name):
         check_finite(loss, self.epoch, self.step, name)
 
     def net(self, name):
-        """The network to call in a training step (compiled in fast mode on a GPU)."""
+        """The network to call in a training step (in DistributedDataParallel when distributed, compiled in fast
+        mode on a GPU)."""
         return self.compiled.get(name, self.nets[name])
+
+    def global_batch(self, local):
+        """A per-clip tensor of this process's batch [b, ...] -> of the global batch [N b, ...], for batch-level
+        loss terms (sdt.train.distributed.global_batch); itself in a single process."""
+        return distributed.global_batch(self.ctx, local)
+
+    def batch_noise(self, index, dim):
+        """Standard-normal noise [b, dim] for this process's clips ``index`` (sorted, as batches are): the rows a
+        single process would draw for them at the global batch.  Every process keeps the same generator state,
+        draws the whole global batch's noise and takes its clips' rows."""
+        if not self.ctx.active:
+            return torch.randn(len(index), dim, device=self.device)
+        everyone = self.global_batch(index).sort().values  # [N b]: the single process's (sorted) batch
+        return torch.randn(len(everyone), dim, device=self.device)[torch.searchsorted(everyone, index)]
 
     def autocast(self):
         if self.fast.autocast is not None:
@@ -119,13 +151,12 @@ class Run:
             "state_dicts": {k: v.state_dict() for k, v in self.nets.items()},
             "buffers": {k: v.detach().cpu() for k, v in self.buffers.items()},
             "templates": None if self.templates is None else self.templates.detach().cpu(),
-            "stats": stats_payload(self.stats),
+            "stats": stats_payload(self.stats), "init_from": self.init_info,
         }
-        if with_optimisers:
+        if with_optimisers:  # a resumable checkpoint: every process calls this (the RNG states are gathered)
             p["optimizers"] = {k: o.state_dict() for k, o in self.opts.items()}
             p["schedulers"] = {k: s.state_dict() for k, s in self.scheds.items()}
-            p["rng"] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
-                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+            p["rng"] = distributed.gather(self.ctx, _rng_state())  # [one per process]
         return p
 
     def restore(self, ckpt):
@@ -140,12 +171,20 @@ class Run:
         if self.method == "sdt_bp":
             self.templates.data.copy_(ckpt["templates"])
         self.epoch, self.step, self.history = ckpt["epoch"], ckpt["step"], list(ckpt["history"])
-        rng = ckpt["rng"]
+        self.init_info = ckpt.get("init_from")
+        # this process's RNG state (a run resumed on another number of processes reuses them in turn)
+        states = ckpt["rng"] if isinstance(ckpt["rng"], list) else [ckpt["rng"]]
+        rng = states[self.ctx.rank % len(states)]
         torch.set_rng_state(rng["torch"])
         np.random.set_state(rng["numpy"])
         random.setstate(rng["python"])
         if rng["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def _rng_state():
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
 
 def seed_everything(seed):

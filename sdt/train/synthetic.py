@@ -11,7 +11,7 @@ from sdt.dataset.compute_stats import compute_stats
 from sdt.io import save_npy
 
 
-def synthetic_clips(folder, n_train=16, n_dev=4, seed=0, noise_px=0.5, hz=0.5):
+def synthetic_clips(folder, n_train=16, n_dev=4, seed=0, noise_px=0.5, hz=0.5, clips_seed=None):
     """A small clip set in the packed dataset layout, for tests, benchmarks and smoke runs: ``folder`` gets
     {train,dev}_{poses,audio}.npy and stats.npz (sdt.dataset.compute_stats.compute_stats); returns the paths as
     ``train`` wants.
@@ -21,12 +21,15 @@ def synthetic_clips(folder, n_train=16, n_dev=4, seed=0, noise_px=0.5, hz=0.5):
     so the generator's instance norms, which remove a clip's overall level, keep the information), and every
     point of frame t sits at ``base + a(t) * direction`` (fixed random base and direction per point) plus
     ``noise_px`` of noise.  One phase per clip also leaves the pose VAE a one-dimensional family to encode.
+    ``clips_seed``: other clips (phases, noise) of the same person (base and direction of ``seed``).
     """
     folder = Path(folder)
     rng = np.random.default_rng(seed)
     n_frames, fps, n_samples = CLIP_FRAMES, FPS, CLIP_SAMPLES
     base = np.stack([rng.uniform(300, 900, layout.N_137), rng.uniform(150, 650, layout.N_137)])  # [2, 137] px
     direction = rng.normal(0.0, 30.0, (2, layout.N_137))
+    if clips_seed is not None:
+        rng = np.random.default_rng(clips_seed)
     paths = {}
     for split, n in (("train", n_train), ("dev", n_dev)):
         phase = rng.uniform(0, 2 * np.pi, (n, 1))

@@ -15,8 +15,9 @@
 # A slurm.conf that is not ours is never touched: start refuses to run (exit 4).
 # Needs root (slurmd starts jobs as their user) and Debian's slurmctld slurmd slurm-client munge.
 # No accounting (no slurmdbd): sacct fails, so the profile must query job status with squeue, which sees
-# finished jobs for MinJobAge=300 s.  One fake GPU is declared as GRES (File=/dev/null): jobs that ask for a
-# GPU are scheduled and get CUDA_VISIBLE_DEVICES=0, but no CUDA runs.  A TaskProlog records, for every task of
+# finished jobs for MinJobAge=300 s.  Two fake GPUs are declared as GRES (character devices 1,3 = /dev/null's,
+# made under $SDT_SLURM_DIR/dev): jobs that ask for GPUs are scheduled and get CUDA_VISIBLE_DEVICES=0 or 0,1, but
+# no CUDA runs (a 2-GPU training job runs two CPU processes with gloo).  A TaskProlog records, for every task of
 # every job (the batch script and each srun step), the GPU environment SLURM gave it, one line per task in
 # $SDT_SLURM_DIR/log/tasks.log:  job=<id> step=<step id or empty> CUDA_VISIBLE_DEVICES=<..> SLURM_JOB_GPUS=<..>
 set -euo pipefail
@@ -26,6 +27,7 @@ CONF=$STATE/etc/slurm.conf
 GLOBAL_CONF=/etc/slurm/slurm.conf  # where srun looks when SLURM_CONF is unset
 TIMEOUT=${SDT_SLURM_TIMEOUT:-60}   # seconds to wait for the node to come up and a first job to run
 DAEMONS="munged slurmctld slurmd"  # start order; stop goes the other way
+GPUS=2                             # fake GPUs of the node: a 2-process training job is tested
 export SLURM_CONF=$CONF PATH=$PATH:/usr/sbin:/sbin  # the daemons live in /usr/sbin
 
 die() { echo "cluster.sh: $1" >&2; exit "${2:-1}"; }
@@ -102,13 +104,19 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 TaskProlog=$STATE/etc/task_prolog.sh
 GresTypes=gpu
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:fake:1 State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:fake:$GPUS State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
   mv "$CONF.tmp" "$CONF"
   ours_global || { mkdir -p "$(dirname "$GLOBAL_CONF")"; ln -s "$CONF" "$GLOBAL_CONF"; }
   # A GRES without File= drains the node ("count reported lower than configured").
-  printf 'AutoDetect=off\nNodeName=%s Name=gpu Type=fake File=/dev/null\n' "$host" >"$STATE/etc/gres.conf"
+  mkdir -p "$STATE/dev"
+  local i
+  for ((i = 0; i < GPUS; i++)); do
+    [ -c "$STATE/dev/fakegpu$i" ] || mknod "$STATE/dev/fakegpu$i" c 1 3
+  done
+  printf 'AutoDetect=off\nNodeName=%s Name=gpu Type=fake File=%s/dev/fakegpu[0-%d]\n' "$host" "$STATE" \
+    $((GPUS - 1)) >"$STATE/etc/gres.conf"
   # Runs before every task of every job, in the task's environment.
   cat >"$STATE/etc/task_prolog.sh" <<EOF
 #!/bin/sh
