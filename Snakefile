@@ -35,6 +35,7 @@ localrules:
     plot_templates,
     make_demo_audio,
     dev_demo_audio,
+    sample_qc,
 
 
 rule all:

@@ -105,3 +105,34 @@ rule qc_table:
         code=code("qc_table"),
     script:
         "../workflow_scripts/qc_table.py"
+
+
+rule sample_qc:
+    input:
+        keypoints=per_video("results/{speaker}/keypoints/{video}.npz"),
+        videos=per_video("results/{speaker}/fps/{video}.mp4"),
+        labels=per_video("results/{speaker}/source/{video}.templates.csv"),
+    output:
+        table="results/{speaker}/sample_qc.csv",
+        figure=report(
+            "results/{speaker}/plots/sample_qc.png",
+            caption="../report/sample_qc.rst",
+            category="Tables",
+            subcategory="{speaker}",
+            labels={"speaker": "{speaker}", "table": "sample speaker QC"},
+        ),
+    log:
+        "logs/sample_qc/{speaker}.log",
+    wildcard_constraints:
+        speaker=SAMPLE_SPEAKERS,
+    params:
+        code=code("sample_qc"),
+        fps=FPS,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/sdt.yaml"
+    script:
+        "../workflow_scripts/sample_qc.py"

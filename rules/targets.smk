@@ -4,12 +4,14 @@
 
 
 def dataset_targets():
-    """Per speaker: the statistics and (for speakers built from videos) the QC table."""
+    """Per speaker: the statistics, (speakers built from videos) the QC table and (the sample) its gesture QC."""
     targets = []
     for speaker in config["speakers"]:
         targets.append(f"results/{speaker}/stats.npz")
         if speaker_kind(speaker) != "released":
             targets.append(f"results/{speaker}/qc.csv")
+        if speaker_kind(speaker) == "sample":
+            targets.append(f"results/{speaker}/plots/sample_qc.png")
     return targets
 
 

@@ -26,7 +26,7 @@ from sdt.dataset.make_sample_video import (
     synthesize_speech,
     video_index,
 )
-from sdt.dataset.sample_qc import MOUTH, measure
+from sdt.dataset.sample_qc import MOUTH, measure, sample_qc
 from sdt.dataset.sample_rig import SIZE, Pose, Rig
 from sdt.errors import InputError
 from sdt.media import ffmpeg_exe, probe, read_audio
@@ -49,7 +49,7 @@ def videos(messi_photo, espeak, tmp_path_factory):
 def qc(messi_photo, espeak, tmp_path_factory):
     video = tmp_path_factory.mktemp("qc") / "sample00.mp4"
     make_sample_video(messi_photo, video, QC_SECONDS, seed=0, index=0, espeak=espeak, phrase_seconds=(2.5, 3.5))
-    return measure(video, fps=15, window_s=0.6)  # phrases are short here
+    return {**measure(video, fps=15, window_s=0.6), "video": video}  # phrases are short here
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +190,23 @@ def first_frame_gray(path):
 def test_frame_is_filled_not_letterboxed(videos):
     frame = first_frame_gray(videos["a"])
     assert frame[:, :20].mean() > 20 and frame[:, -20:].mean() > 20  # the photo's background, no black bars
+
+
+def test_sample_qc_rule_reads_the_workflows_detections(qc, tmp_path, caplog):
+    """Rule sample_qc measures the keypoints file that detect_keypoints wrote (here: measure's own detections saved
+    in that layout): the same figures, and a warning naming the goal a worse detection misses."""
+    video, labels = qc["video"], labels_path(qc["video"])
+    kp = tmp_path / "sample00.npz"
+    np.savez(kp, pose=qc["pose"], found=qc["found"])
+    table = sample_qc([kp], [video], [labels], tmp_path / "qc.csv", tmp_path / "qc.png")
+    row = pd.read_csv(tmp_path / "qc.csv").iloc[0]
+    assert row["video"] == "sample00" and table.iloc[0]["frames"] == len(qc["pose"])
+    for key in ("complete", "wrist_std_right", "wrist_std_left", "mouth_r"):
+        assert row[key] == pytest.approx(qc[key], rel=1e-6), key
+    assert cv2.imread(str(tmp_path / "qc.png")).shape[1] > 1000  # the figure: six frames side by side
+    found = qc["found"].copy()
+    found[::8, 3] = False  # the right hand lost on every 8th frame: 87.5 % complete
+    np.savez(kp, pose=qc["pose"], found=found)
+    with caplog.at_level("WARNING"):
+        worse = sample_qc([kp], [video], [labels], tmp_path / "qc.csv", tmp_path / "qc.png")
+    assert worse.iloc[0]["complete"] <= 0.875 and "complete 0.8" in caplog.text
