@@ -62,8 +62,6 @@ def make_run(method, mode, device, stats):
 
 def time_steps(method, mode, batch, steps):
     """Seconds of each step (the first is the warm-up) of ``method`` in ``mode``, in this process."""
-    from sdt.train import engine
-
     device = torch.device("cpu")
     run = make_run(method, mode, device, synthetic_stats())
     g = torch.Generator().manual_seed(1)
@@ -71,7 +69,7 @@ def time_steps(method, mode, batch, steps):
     for _ in range(steps + 1):
         data = random_batch(method, batch, g)
         start = time.perf_counter()
-        logs = engine.STEPS[method](run, data)
+        logs = run.family.step(run, data)
         times.append(time.perf_counter() - start)
         if not np.isfinite(logs["loss"]):
             raise FloatingPointError(f"{method} {mode}: loss {logs['loss']}")
