@@ -267,6 +267,9 @@ def speaker_methods(speaker):
     return [*EVALUATE["methods"], *(m for m in extra if m not in EVALUATE["methods"])]
 
 
+# The paper's published numbers (config/published/README.md), shipped with the workflow (not the working directory)
+PAPER_RESULTS = str(Path(workflow.basedir) / "config" / "published" / "paper_results.csv")
+
 EVAL_BATCH_SIZE = 64  # clips per forward pass; results do not depend on it (templates are drawn per clip)
 
 

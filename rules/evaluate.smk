@@ -36,7 +36,7 @@ rule evaluate:
 rule paper_tables:
     input:
         evaluations=evaluation_targets(),
-        published="config/published/paper_results.csv",
+        published=PAPER_RESULTS,
     output:
         csv="results/tables/paper_tables.csv",
         md="results/tables/paper_tables.md",
