@@ -44,6 +44,7 @@ DATASET = config["dataset"]
 EVALUATE = config["evaluate"]
 DEMO = config["demo"]
 
+
 def _methods():
     """{name: sdt.methods.Method}: the paper's methods and the config's own (config methods:)."""
     try:
