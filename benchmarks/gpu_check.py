@@ -51,7 +51,6 @@ def time_step(mode, batch, steps):
     """Seconds of SDT-BP steps at ``batch`` on cuda: {"first": warm-up/compilation, "best": min of ``steps``}."""
     from train_step import make_run, random_batch, synthetic_stats
 
-    from sdt.train import engine
     from sdt.train.perf import tune_allocator
 
     tune_allocator()
@@ -63,7 +62,7 @@ def time_step(mode, batch, steps):
         data = {k: v.to(device) for k, v in random_batch("sdt_bp", batch, g).items()}
         torch.cuda.synchronize()
         start = time.perf_counter()
-        engine.STEPS["sdt_bp"](run, data)
+        run.family.step(run, data)
         torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return {"mode": run.fast.describe(), "first": round(times[0], 3), "best": round(min(times[1:]), 4),

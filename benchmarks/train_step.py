@@ -1,8 +1,14 @@
-"""Benchmark: one training step of each model (SDT-BP, SDT-VAE, Speech2Gesture, pose VAE), the mel spectrogram,
-and the validation loss of fast mode against fp32.
+"""Benchmark: one training step of each model (SDT-BP, SDT-VAE, Speech2Gesture, pose VAE, and on request the
+Table 2 baselines Audio to Body Dynamics and MoGlow), the mel spectrogram, and the validation loss of fast mode
+against fp32.
 
     python benchmarks/train_step.py [--batch 32] [--threads 2] [--steps 2] [--models sdt_bp,sdt_vae,s2g,pose_vae]
-                                    [--bf16-batch 4] [--quality-epochs 4]
+                                    [--modes untuned,default,fast] [--bf16-batch 4] [--quality-epochs 4]
+
+The baselines at their paper sizes, as ratios to SDT-BP in the same run (MoGlow takes minutes per step on 2 CPU
+cores, so ask for one mode):
+    python benchmarks/train_step.py --models sdt_bp,audio2body,moglow --modes default --bf16-batch 0 \
+                                    --quality-epochs 0
 
 Each configuration runs in its own process (the allocator setting is process-wide), through the real
 sdt.train.run.Run and sdt.train.engine step functions on random batches:
@@ -11,9 +17,10 @@ sdt.train.run.Run and sdt.train.engine step functions on random batches:
   fast     `train.fast: true` as sdt.train.perf.fast_mode resolves it on this machine (bf16 autocast + channels-last
            where the hardware has bf16; else the same as default)
   bf16     bf16 autocast + channels-last forced, at --bf16-batch (0 skips): what fast mode would cost here
-A step's time is the minimum over --steps timed steps after one warm-up step.  The quality part trains SDT-BP
-and the pose VAE on sdt.train.synthetic.synthetic_clips for a few epochs in fp32 (two seeds: the noise) and in fast mode
-(and forced bf16 when --bf16-batch > 0 for the VAE) and prints the final validation L1.
+A step's time is the minimum over --steps timed steps after one warm-up step; the models take their steps in turn
+(one of each, then the next round), so their ratios hold on a machine whose load changes.  The quality part trains
+SDT-BP and the pose VAE on sdt.train.synthetic.synthetic_clips for a few epochs in fp32 (two seeds: the noise) and
+in fast mode (and forced bf16 when --bf16-batch > 0 for the VAE) and prints the final validation L1.
 """
 
 import argparse
@@ -30,7 +37,7 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("sdt_bp", "sdt_vae", "s2g", "pose_vae")
+METHODS = ("sdt_bp", "sdt_vae", "s2g", "pose_vae")  # the default; audio2body and moglow on request
 N_TRAIN = 64  # rows of the template table
 
 
@@ -60,21 +67,22 @@ def make_run(method, mode, device, stats):
     return run
 
 
-def time_steps(method, mode, batch, steps):
-    """Seconds of each step (the first is the warm-up) of ``method`` in ``mode``, in this process."""
-    from sdt.train import engine
-
-    device = torch.device("cpu")
-    run = make_run(method, mode, device, synthetic_stats())
-    g = torch.Generator().manual_seed(1)
-    times = []
+def time_steps(methods, mode, batch, steps):
+    """{method: seconds of each step (the first is the warm-up)} in ``mode``, in this process.  The methods take
+    their steps in turn (one step of each, then the next round), so that a change of the machine's load while they
+    run weighs on all of them alike, and their ratios hold."""
+    device, stats = torch.device("cpu"), synthetic_stats()
+    runs = {m: make_run(m, mode, device, stats) for m in methods}
+    generators = {m: torch.Generator().manual_seed(1) for m in methods}
+    times = {m: [] for m in methods}
     for _ in range(steps + 1):
-        data = random_batch(method, batch, g)
-        start = time.perf_counter()
-        logs = engine.STEPS[method](run, data)
-        times.append(time.perf_counter() - start)
-        if not np.isfinite(logs["loss"]):
-            raise FloatingPointError(f"{method} {mode}: loss {logs['loss']}")
+        for method, run in runs.items():
+            data = random_batch(method, batch, generators[method])
+            start = time.perf_counter()
+            logs = run.family.step(run, data)
+            times[method].append(time.perf_counter() - start)
+            if not np.isfinite(logs["loss"]):
+                raise FloatingPointError(f"{method} {mode}: loss {logs['loss']}")
     return times
 
 
@@ -103,7 +111,7 @@ def child(args):
             mel(audio)
             mel_times.append(time.perf_counter() - start)
         out["mel_ms"] = 1000 * float(np.median(mel_times[1:]))
-    out["steps"] = {m: time_steps(m, args.mode, args.batch, args.steps) for m in args.models.split(",")}
+    out["steps"] = time_steps(args.models.split(","), args.mode, args.batch, args.steps)
     out["load"] = os.getloadavg()[0]
     print(json.dumps(out), flush=True)
 
@@ -160,6 +168,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=2, help="timed steps after one warm-up step")
     ap.add_argument("--models", default=",".join(METHODS))
+    ap.add_argument("--modes", default="untuned,default,fast", help="of untuned, default, fast")
     ap.add_argument("--bf16-batch", type=int, default=4, help="batch of the forced-bf16 row (0: skip it)")
     ap.add_argument("--quality-epochs", type=int, default=4, help="0: skip the fp32-vs-fast validation runs")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -170,13 +179,16 @@ def main():
 
     print(f"CPU: {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__}, {args.threads} threads, "
           f"batch {args.batch}, load average {os.getloadavg()[0]:.1f} at start", flush=True)
-    results = {mode: run_child(mode, args.batch, args) for mode in ("untuned", "default", "fast")}
-    print(f"fast mode here: {results['fast']['resolved']}")
+    results = {mode: run_child(mode, args.batch, args) for mode in args.modes.split(",")}
+    if "fast" in results:
+        print(f"fast mode here: {results['fast']['resolved']}")
     if args.bf16_batch:
         results["bf16"] = run_child("bf16", args.bf16_batch, args)
-    print(f"\nmel spectrogram of {args.batch} clips: {results['default']['mel_ms']:.1f} ms")
+    if "default" in results:
+        print(f"\nmel spectrogram of {args.batch} clips: {results['default']['mel_ms']:.1f} ms")
     header = f"{'model':10s}" + "".join(f"{m + ' s/step':>16s}{'samples/s':>11s}" for m in results)
-    print("\n" + header + f"{'fast/default':>14s}")
+    print("\n" + header + f"{'fast/default':>14s}{'/ sdt_bp':>10s}")
+    first = next(iter(results))
     for method in args.models.split(","):
         line = f"{method:10s}"
         best = {}
@@ -184,7 +196,9 @@ def main():
             best[mode] = min(res["steps"][method][1:])
             batch = args.bf16_batch if mode == "bf16" else args.batch
             line += f"{best[mode]:16.3f}{batch / best[mode]:11.1f}"
-        print(line + f"{best['default'] / best['fast']:14.2f}x", flush=True)
+        speedup = f"{best['default'] / best['fast']:13.2f}x" if {"default", "fast"} <= set(best) else " " * 14
+        ratio = best[first] / min(results[first]["steps"]["sdt_bp"][1:]) if "sdt_bp" in results[first]["steps"] else 0
+        print(line + speedup + f"{ratio:9.2f}x", flush=True)
     print("load average during each: " + ", ".join(f"{m} {r['load']:.1f}" for m, r in results.items()))
 
     if args.quality_epochs:

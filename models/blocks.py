@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-NORMS = ("BN", "IN")
+NORMS = ("BN", "IN", "IN_frames")
 
 
 class TimeStepNorm(nn.Module):
@@ -29,12 +29,15 @@ class TimeStepNorm(nn.Module):
 
 
 def make_norm(norm, dim, channels):
-    """BN: batch norm with affine parameters.  IN: no affine; 2D = per-channel instance norm over the map,
-    1D = per-time-step norm across channels (:class:`TimeStepNorm`)."""
+    """BN: batch norm with affine parameters.  IN (the release's): no affine; 2D = per-channel instance norm over
+    the map, 1D = per-time-step norm across channels (:class:`TimeStepNorm`; the paper's "IN*", Table 3).
+    IN_frames: no affine; the standard instance norm in 1D too, each channel over the frames (the paper's "IN")."""
     if norm == "BN":
         return nn.BatchNorm1d(channels) if dim == 1 else nn.BatchNorm2d(channels)
     if norm == "IN":
         return TimeStepNorm() if dim == 1 else nn.InstanceNorm2d(channels)
+    if norm == "IN_frames":
+        return nn.InstanceNorm1d(channels) if dim == 1 else nn.InstanceNorm2d(channels)
     raise ValueError(f"unknown norm {norm!r}: expected one of {NORMS}")
 
 

@@ -1,6 +1,7 @@
 """The audio-to-pose generator of Speech Drives Templates (Qian et al., ICCV 2021; SDT_SPEC 4).
 
-``SequenceGeneratorCNN``: mel spectrogram (+ a template vector per clip) -> 64 frames of 121 2D points.
+``SequenceGeneratorCNN``: mel spectrogram (+ a template vector per clip, or one per frame) -> 64 frames of 121 2D
+points.
 Audio encoder -> [template repeated over time, concatenated] -> 1D U-Net -> 1D decoder -> [B, 64, 2, 121].
 With ``template_dim=0`` and ``norm="BN"`` it is the Speech2Gesture baseline's generator (Ginosar et al.).
 
@@ -24,7 +25,7 @@ N_DOWN = 5  # e2..e6: 64 frames -> 2
 @dataclass
 class GeneratorConfig:
     template_dim: int = 32  # D of the template vector; 0 = no templates (Speech2Gesture)
-    norm: str = "IN"  # "IN" (SDT) or "BN" (Speech2Gesture baseline)
+    norm: str = "IN"  # "IN" (SDT: the paper's IN*), "BN" (Speech2Gesture) or "IN_frames" (the paper's IN, Table 3)
     leaky: bool = True  # LeakyReLU(0.2) instead of ReLU (the release's default for both methods)
     n_points: int = 121  # keypoints per frame (SDT_SPEC 1.3); the output has 2 * n_points channels
     n_frames: int = 64  # frames per clip (15 fps, 4.27 s)
@@ -75,17 +76,24 @@ class SequenceGeneratorCNN(nn.Module):
         self.decoder = nn.Sequential(*layers, nn.Conv1d(WIDTH, 2 * cfg.n_points, kernel_size=1, bias=True))
 
     def forward(self, mel, template=None, n_frames=None):
-        """``n_frames`` (default cfg.n_frames) lets a demo generate longer sequences from longer audio."""
+        """``template``: [B, D] (one per clip, repeated over time: SDT) or [B, D, n_frames] (one per frame: the
+        release's CLIP_CODE.FRAME_VARIANT, SDT_SPEC 8).  ``n_frames`` (default cfg.n_frames) lets a demo generate
+        longer sequences from longer audio."""
         n_frames = self.cfg.n_frames if n_frames is None else n_frames
         x = self.audio_encoder(mel, n_frames)  # (B, 256, T)
         if self.cfg.template_dim:
-            if template is None or template.shape != (len(mel), self.cfg.template_dim):
-                got = None if template is None else tuple(template.shape)
-                want = (len(mel), self.cfg.template_dim)
-                raise ValueError(f"expected a template of shape {want}, got {got}")
-            tpl = template.to(x.dtype).unsqueeze(2).expand(-1, -1, n_frames)  # (B, D, T)
-            x = torch.cat([x, tpl], dim=1)  # (B, 256 + D, T)
+            x = torch.cat([x, self._template(template, len(mel), n_frames).to(x.dtype)], dim=1)  # (B, 256 + D, T)
         elif template is not None:
             raise ValueError("this generator has no templates (template_dim=0) but one was given")
         x = self.decoder(self.unet(x))  # (B, 2 * P, T); channel c = coordinate c // P of point c % P
         return x.transpose(1, 2).reshape(len(x), n_frames, 2, self.cfg.n_points)  # (B, T, 2, P)
+
+    def _template(self, template, batch, n_frames):
+        """The template per frame (B, D, T): a clip's template repeated over time, or per-frame templates as given."""
+        dim = self.cfg.template_dim
+        if template is not None and tuple(template.shape) == (batch, dim):
+            return template.unsqueeze(2).expand(-1, -1, n_frames)
+        if template is not None and tuple(template.shape) == (batch, dim, n_frames):
+            return template
+        got = None if template is None else tuple(template.shape)
+        raise ValueError(f"expected a template of shape {(batch, dim)} or {(batch, dim, n_frames)}, got {got}")

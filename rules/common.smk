@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from sdt.constants import AUDIO_RATE, CLIP_FRAMES, FPS, SPLITS
-from sdt.methods import AUDIO_TO_POSE, POSE_VAE, REFERENCES, TRAINED
+from sdt.methods import BP_TEMPLATES, NETWORK_MODULES, POSE_VAE, REFERENCES
 from sdt.provenance import code_digest
 from sdt.train.config import NOT_SETTINGS, SPEED_ONLY  # train: keys that are no setting / that only change speed
 from snakemake.logging import logger
@@ -20,10 +20,34 @@ if _PYTHONPATH[0] != workflow.basedir:
     os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, (workflow.basedir, *_PYTHONPATH))))
 
 
-def code(script):
+def code(script, *modules):
     """A param that changes when the code a step runs changes: a digest of workflow_scripts/<script>.py and of every
-    project module it imports (sdt.provenance).  Snakemake's own `code` trigger watches the step script alone."""
-    return code_digest(Path(workflow.basedir) / "workflow_scripts" / f"{script}.py", workflow.basedir)
+    project module it imports (sdt.provenance), plus ``modules`` (dotted names) that it loads by name: a method
+    family's step module and network (sdt/train/steps/<family>.py, models/<network>.py).  Snakemake's own `code`
+    trigger watches the step script alone."""
+    return code_digest(Path(workflow.basedir) / "workflow_scripts" / f"{script}.py", workflow.basedir, modules)
+
+
+def family_code(script, family):
+    """code() of a step that runs one method family: its network module (and, for training, its step module)."""
+    modules = [NETWORK_MODULES[family][0]] + ([f"sdt.train.steps.{family}"] if script == "train" else [])
+    return code(script, *modules)
+
+
+def method_code(script):
+    """Param function: code() of ``script`` for the {method} of a job (reference rows use no network)."""
+
+    def digest(wildcards):
+        method = METHODS.get(wildcards.method)
+        return code(script) if method is None else family_code(script, method.family)
+
+    return digest
+
+
+def family_methods(family):
+    """Wildcard regex of the methods of ``family`` (a rule per family trains them)."""
+    names = [name for name, m in METHODS.items() if m.family == family]
+    return "|".join(names) if names else "(?!)"
 
 
 SOURCES = ("videos", "released", "sample")  # where a speaker's clips come from: exactly one per speaker (schema)
@@ -150,36 +174,42 @@ def stats_choice(wildcards):
     return config["speakers"][wildcards.speaker].get("stats", "auto")
 
 
-# Settings that only one model uses: left out of the other models' params, so changing one reruns only that
-# model (and what depends on it).
-METHOD_ONLY = {
-    "vae_kl_weight": "pose_vae",
-    "template_kl_weight": "sdt_bp",
-    "template_lr_scale": "sdt_bp",
-    "gan_weight": "s2g",
-    "init_templates": "sdt_bp",
-}
-GENERATOR_ONLY = ("validate_ftd",)  # validation of the audio-to-pose models (the pose VAE validates itself)
-GLOBAL_POSE = ("s2g",)  # models on global (not parted) poses: FTD has two encoder inputs (issue 14)
-# SPEED_ONLY (sdt.train.config): settings that cannot change the trained weights nor the history (DataLoader
-# workers, the checkpoint interval, the videos): passed as resources, which unlike params never rerun a job, so
-# raising num_workers retrains nothing (nor do they invalidate a checkpoint: not in its fingerprint).
+# Training settings that only some methods use: left out of the others' params, so changing one reruns only the
+# methods that use it (and what depends on them).  SPEED_ONLY (sdt.train.config): settings that cannot change the
+# trained weights nor the history (DataLoader workers, the checkpoint interval, the videos): passed as resources,
+# which unlike params never rerun a job, so raising num_workers retrains nothing (nor do they invalidate a
+# checkpoint: not in its fingerprint).
+def _uses(key, method):
+    if key == "vae_kl_weight":
+        return method.family == POSE_VAE.family
+    if key == "template_dim":
+        return method.family == POSE_VAE.family or method.template != "none"
+    if key in ("template_kl_weight", "template_lr_scale", "init_templates"):
+        return method.template in BP_TEMPLATES
+    if key == "validate_ftd":  # validation of the audio-to-pose models (the pose VAE validates itself)
+        return method.audio_to_pose
+    return key not in (*SPEED_ONLY, *NOT_SETTINGS)
 
 
 def train_params(method):
-    """Params function: the settings a training rule passes to its script for a speaker (Snakemake reruns the rule
-    when they change); not the speed-only ones (resources, TRAIN_SPEED), gpus (a resource) nor init_from (an
-    input, train_inputs)."""
+    """Params function: the settings a method's training rule passes to its script for a speaker (Snakemake reruns
+    the rule when they change); not the speed-only ones (resources, TRAIN_SPEED), gpus (a resource) nor init_from
+    (an input, train_inputs).  ``method``: a sdt.methods.Method, or None for the {method} of the job."""
 
     def params(wildcards):
-        chosen = TRAIN[wildcards.speaker]
-        skip = {*SPEED_ONLY, *NOT_SETTINGS, *(GENERATOR_ONLY if method == POSE_VAE else ())}
-        keep = {k: v for k, v in chosen.items() if METHOD_ONLY.get(k, method) == method and k not in skip}
-        if method in GLOBAL_POSE:
+        chosen = METHODS[wildcards.method] if method is None else method
+        keep = {k: v for k, v in TRAIN[wildcards.speaker].items() if _uses(k, chosen)}
+        if chosen.audio_to_pose and not chosen.parted:  # FTD has two encoder inputs (issue 14)
             keep["ftd_global_input"] = EVALUATE["ftd_global_input"]
-        return {"method": method, **keep}
+        return keep
 
     return params
+
+
+def method_definition(wildcards):
+    """What defines the {method} of a job (sdt.methods.Method.definition) with its name: a training param, so only
+    a change of the definition retrains it, and an evaluation param, checked against the model."""
+    return {"name": wildcards.method, **METHODS[wildcards.method].definition()}
 
 
 def _train_speed(key):
@@ -210,24 +240,35 @@ TRAIN_DATA = {
     "stats": "results/{speaker}/stats.npz",
 }
 def train_inputs(method=None):
-    """Input function of the training of ``method`` (else of the {method} wildcard), giving the clips and statistics;
-    SDT-VAE's pose VAE (its templates); the pose VAE of validation's FTD (train.validate_ftd: the one evaluate
-    uses); the model to fine-tune from (train.init_from: its content makes the rule stale)."""
+    """Input function of the training of ``method`` (a sdt.methods.Method; else of the {method} wildcard), giving the
+    clips and statistics; the pose VAE of a method whose templates are its clip means (SDT-VAE); the pose VAE of
+    validation's FTD (train.validate_ftd, audio-to-pose methods: the one evaluate uses); the model to fine-tune from
+    (train.init_from: its content makes the rule stale)."""
 
     def inputs(wildcards):
-        speaker, name = wildcards.speaker, method or wildcards.method
+        speaker = wildcards.speaker
+        chosen = METHODS[wildcards.method] if method is None else method
         files = {k: v.format(speaker=speaker) for k, v in TRAIN_DATA.items()}
-        if name == "sdt_vae":
+        if chosen.template == "vae":
             files["pose_vae"] = f"results/{speaker}/models/pose_vae.pt"
-        if name != POSE_VAE and TRAIN[speaker]["validate_ftd"]:
-            files["ftd_vae"] = eval_checkpoint(speaker, POSE_VAE)
-        source = TRAIN[speaker]["init_from"].get(speaker, {}).get(name)
+        if chosen.audio_to_pose and TRAIN[speaker]["validate_ftd"]:
+            files["ftd_vae"] = eval_checkpoint(speaker, POSE_VAE.name)
+        source = TRAIN[speaker]["init_from"].get(speaker, {}).get(chosen.name)
         if source:
             files["init_from"] = source
         return files
 
     return inputs
 
+
+def speaker_methods(speaker):
+    """The methods evaluated on ``speaker``: evaluate.methods, then its evaluate.speaker_methods."""
+    extra = EVALUATE["speaker_methods"].get(speaker, [])
+    return [*EVALUATE["methods"], *(m for m in extra if m not in EVALUATE["methods"])]
+
+
+# The paper's published numbers (config/published/README.md), shipped with the workflow (not the working directory)
+PAPER_RESULTS = str(Path(workflow.basedir) / "config" / "published" / "paper_results.csv")
 
 EVAL_BATCH_SIZE = 64  # clips per forward pass; results do not depend on it (templates are drawn per clip)
 
@@ -243,8 +284,9 @@ def replaced(speaker, method):
 
 
 def trained_methods(speaker):
-    """The models the workflow trains for `speaker` (those evaluate.checkpoints does not replace)."""
-    return [m for m in TRAINED if not replaced(speaker, m)]
+    """The models the workflow trains for `speaker`: the pose VAE (FTD of every method) and every method evaluated on
+    it, except those evaluate.checkpoints replaces."""
+    return [m for m in (POSE_VAE.name, *speaker_methods(speaker)) if not replaced(speaker, m)]
 
 
 for _speaker, _given in EVALUATE["checkpoints"].items():
@@ -265,17 +307,21 @@ def model_inputs(wildcards):
         "stats": f"results/{speaker}/stats.npz",
         "index": f"results/{speaker}/dataset/clips.csv",
     }
-    if method == "sdt_vae" and replaced(speaker, method):
+    if METHODS[method].template == "vae" and replaced(speaker, method):
         inputs["pose_vae"] = eval_checkpoint(speaker, "pose_vae")
     return inputs
 
 
 def template_models(wildcards):
-    """plot_templates' inputs: SDT-BP and SDT-VAE (trained or configured), the dataset index and, for a configured
+    """plot_templates' inputs: every method evaluated on the speaker with one template per training clip (SDT-BP's
+    table, SDT-VAE's VAE means; trained or configured) under its name, the dataset index and, for a configured
     SDT-VAE, its pose VAE."""
     speaker = wildcards.speaker
-    inputs = {m: eval_checkpoint(speaker, m) for m in ("sdt_bp", "sdt_vae")}
-    return {**inputs, **{k: v for k, v in model_inputs(wildcards).items() if k in ("index", "pose_vae")}}
+    inputs = {m: eval_checkpoint(speaker, m) for m in template_methods(speaker)}
+    extra = {k: v for k, v in model_inputs(wildcards).items() if k in ("index", "pose_vae")}
+    if not any(METHODS[m].template == "vae" and replaced(speaker, m) for m in inputs):
+        extra.pop("pose_vae", None)
+    return {**inputs, **extra}
 
 
 def training_histories(wildcards):
@@ -299,31 +345,57 @@ def demo_audio(wildcards):
 
 
 def evaluate_inputs(wildcards):
-    """Dev clips, statistics and the pose VAE of FTD for every row; the model and the dev audio for models."""
+    """Dev clips (poses and audio: BC's onsets), statistics and the pose VAE of FTD for every row; the model too for
+    methods."""
     speaker, method = wildcards.speaker, wildcards.method
     inputs = {
         "dev_poses": f"results/{speaker}/dataset/dev_poses.npy",
+        "dev_audio": f"results/{speaker}/dataset/dev_audio.npy",
         "stats": f"results/{speaker}/stats.npz",
         "pose_vae": eval_checkpoint(speaker, "pose_vae"),
     }
-    if method in AUDIO_TO_POSE:
-        inputs["dev_audio"] = f"results/{speaker}/dataset/dev_audio.npy"
+    if method not in REFERENCES:
         inputs["model"] = eval_checkpoint(speaker, method)
         inputs["index"] = f"results/{speaker}/dataset/clips.csv"  # the template table's rows are its train rows
     return inputs
 
 
 def evaluate_settings(wildcards):
-    """The settings a result depends on: reference rows ignore templates and seeds, so changing those does not
-    rerun them; only global-pose models have a choice of FTD input."""
-    if wildcards.method in REFERENCES:
-        return {"pck_threshold": EVALUATE["pck_threshold"], "batch_size": EVAL_BATCH_SIZE}
-    keys = ("template", "seeds", "diversity_samples", "pck_threshold")
-    if wildcards.method in GLOBAL_POSE:
-        keys += ("ftd_global_input",)
+    """The settings a result depends on: reference rows and methods that draw nothing ignore templates and seeds,
+    only MoGlow samples at a temperature, only global-pose models have a choice of FTD input, so changing those does
+    not rerun the others."""
+    keys = ["pck_threshold"]
+    if wildcards.method not in REFERENCES:
+        method = METHODS[wildcards.method]
+        keys += ["diversity_samples"] + (["seeds"] if method.stochastic else [])
+        keys += ["template"] if method.template != "none" else []
+        keys += ["temperature"] if method.family == "moglow" else []
+        keys += ["ftd_global_input"] if not method.parted else []
     return {**{k: EVALUATE[k] for k in keys}, "batch_size": EVAL_BATCH_SIZE}
+
+
+def evaluate_method(wildcards):
+    """A reference row's name, or the method's definition."""
+    return wildcards.method if wildcards.method in REFERENCES else method_definition(wildcards)
 
 
 def evaluate_gpus(wildcards):
     """Models run on a GPU; the reference rows only need the pose VAE's encoder, which is quick on a CPU."""
     return 0 if wildcards.method in REFERENCES else 1
+
+
+def sampling_temperature(wildcards):
+    """MoGlow's sampling temperature for the demo and renderings (None for the others: their results do not
+    depend on it)."""
+    return EVALUATE["temperature"] if METHODS[wildcards.method].family == "moglow" else None
+
+
+def template_methods(speaker):
+    """The methods evaluated on ``speaker`` with one template per training clip (SDT-BP's table, SDT-VAE's VAE
+    means): what plot_templates projects."""
+    return [m for m in speaker_methods(speaker) if METHODS[m].template in ("clip_bp", "vae")]
+
+
+def template_labels(wildcards):
+    """{method: its label in the plot} of template_models."""
+    return {m: METHODS[m].label or m for m in template_methods(wildcards.speaker)}

@@ -5,6 +5,7 @@ from pathlib import Path
 import yaml
 
 from sdt.constants import AUDIO_RATE, CLIP_FRAMES, FPS
+from sdt.methods import catalogue
 from snakemake.utils import validate
 
 
@@ -42,6 +43,31 @@ validate(config, str(SCHEMA))
 DATASET = config["dataset"]
 EVALUATE = config["evaluate"]
 DEMO = config["demo"]
+
+
+def _methods():
+    """{name: sdt.methods.Method}: the paper's methods and the config's own (config methods:)."""
+    try:
+        methods = catalogue(config["methods"])
+    except ValueError as e:
+        raise WorkflowError(str(e)) from e
+    asked = {"evaluate.methods": EVALUATE["methods"], "demo.method": [DEMO["method"]]}
+    for speaker, names in EVALUATE["speaker_methods"].items():
+        if speaker not in config["speakers"]:
+            raise WorkflowError(f"evaluate.speaker_methods names speaker '{speaker}', which is not under speakers:")
+        asked[f"evaluate.speaker_methods.{speaker}"] = names
+    for key, names in asked.items():
+        unknown = [n for n in names if n not in methods]
+        if unknown:
+            raise WorkflowError(
+                f"{key}: unknown method {unknown[0]!r}; the methods are {', '.join(methods)} "
+                "(add your own under methods:)"
+            )
+    return methods
+
+
+METHODS = _methods()  # every method a rule may build; EVALUATE["methods"] are the ones the main job runs
+
 
 for _speaker in EVALUATE["checkpoints"]:
     if _speaker not in config["speakers"]:

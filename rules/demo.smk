@@ -1,7 +1,8 @@
 # Demo videos, dev-clip renderings and the figures of the HTML report (snakemake --report results/report.html):
 # make_demo_audio (espeak-ng, with the sample speaker) or dev_demo_audio (the speaker's dev clips) -> demo (any
 # speech -> skeleton video);  render_clips (prediction | ground truth);  plot_training (curves of the trained
-# models);  plot_templates (PCA of the learned templates).  Every model is the trained one or the checkpoint
+# models);  plot_templates (PCA of the clip-wise template tables of the evaluated methods: SDT-BP's learned one,
+# SDT-VAE's VAE means).  Every model is the trained one or the checkpoint
 # evaluate.checkpoints gives (model_inputs in common.smk).  DEMO and DEMO_AUDIO are in config.smk, demo_targets in
 # targets.smk.
 
@@ -68,7 +69,7 @@ rule demo:
     benchmark:
         "results/benchmarks/demo/{speaker}/{method}.tsv"
     wildcard_constraints:
-        method="|".join(AUDIO_TO_POSE),
+        method="|".join(METHODS),
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -77,7 +78,8 @@ rule demo:
         mem_mb=4000,
         runtime=30,
     params:
-        code=code("demo"),
+        code=method_code("demo"),
+        temperature=sampling_temperature,
         mode=DEMO["mode"],
         templates=DEMO["templates"],
         grid=DEMO["grid"],
@@ -105,7 +107,7 @@ rule render_clips:
     benchmark:
         "results/benchmarks/render_clips/{speaker}/{method}.tsv"
     wildcard_constraints:
-        method="|".join(AUDIO_TO_POSE),
+        method="|".join(METHODS),
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -114,7 +116,8 @@ rule render_clips:
         mem_mb=4000,
         runtime=30,
     params:
-        code=code("render_clips"),
+        code=method_code("render_clips"),
+        temperature=sampling_temperature,
         clips=DEMO["clips"],
         seed=DEMO["seed"],
     script:
@@ -168,5 +171,6 @@ rule plot_templates:
         runtime=10,
     params:
         code=code("plot_templates"),
+        labels=template_labels,
     script:
         "../workflow_scripts/plot_templates.py"

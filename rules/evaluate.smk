@@ -1,8 +1,10 @@
 # Evaluation (SDT_SPEC 6): every configured method and two reference rows (ground_truth: L2 0 and FTD ~0, a check;
 # mean_pose: the speaker's mean pose on every frame) on each speaker's dev clips, one job per speaker and method
-# (all seeds in one job: the model and the true clips' VAE codes are loaded and computed once), then the table.
+# (all seeds in one job: the model and the true clips' VAE codes are loaded and computed once), then the paper's
+# three tables beside its published numbers (config/published/paper_results.csv) and a table of every evaluation.
 # FTD of every method uses the same speaker's pose VAE: its trained pose_vae.pt or the configured release VAE.
-# Input functions are in common.smk, targets in targets.smk.
+# A job's code digest holds its method family's network only.  Input functions are in common.smk, targets in
+# targets.smk.
 
 
 rule evaluate:
@@ -15,7 +17,7 @@ rule evaluate:
     benchmark:
         "results/benchmarks/evaluate/{speaker}/{method}.tsv"
     wildcard_constraints:
-        method="|".join(AUDIO_TO_POSE + REFERENCES),
+        method="|".join([*METHODS, *REFERENCES]),
     conda:
         "../envs/sdt.yaml"
     threads: 4
@@ -24,7 +26,8 @@ rule evaluate:
         mem_mb=8000,
         runtime=120,
     params:
-        code=code("evaluate"),
+        code=method_code("evaluate"),
+        method=evaluate_method,
         settings=evaluate_settings,
     script:
         "../workflow_scripts/evaluate.py"
@@ -33,14 +36,23 @@ rule evaluate:
 rule paper_tables:
     input:
         evaluations=evaluation_targets(),
+        published=PAPER_RESULTS,
     output:
-        csv=report(
-            "results/tables/paper_table.csv",
-            caption="../report/paper_table.rst",
+        csv="results/tables/paper_tables.csv",
+        md="results/tables/paper_tables.md",
+        html=report(
+            "results/tables/paper_tables.html",
+            caption="../report/paper_tables.rst",
             category="Tables",
-            labels={"table": "paper table"},
+            labels={"table": "the paper's Tables 1-3"},
         ),
-        md="results/tables/paper_table.md",
+        evaluations_csv=report(
+            "results/tables/evaluations.csv",
+            caption="../report/evaluations.rst",
+            category="Tables",
+            labels={"table": "every evaluation"},
+        ),
+        evaluations_md="results/tables/evaluations.md",
     log:
         "logs/paper_tables.log",
     conda:
@@ -51,5 +63,6 @@ rule paper_tables:
         runtime=10,
     params:
         code=code("paper_tables"),
+        labels={name: method.label or name for name, method in METHODS.items()},
     script:
         "../workflow_scripts/paper_tables.py"

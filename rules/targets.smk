@@ -25,21 +25,23 @@ def evaluation_targets():
     return [
         f"results/{speaker}/evaluation/{method}.json"
         for speaker in config["speakers"]
-        for method in (*REFERENCES, *EVALUATE["methods"])
+        for method in (*REFERENCES, *speaker_methods(speaker))
     ]
 
 
 def table_targets():
-    return ["results/tables/paper_table.csv", "results/tables/paper_table.md"]
+    """The paper's Tables 1-3 beside its numbers, and the table of every evaluation."""
+    return [f"results/tables/{name}" for name in ("paper_tables.md", "paper_tables.html", "evaluations.md")]
 
 
 def demo_targets():
     """The first speaker's demo video of demo.method, prediction-vs-truth renderings of dev clips, training curves
-    (of the models it trains: none when evaluate.checkpoints replaces them all) and template projection."""
+    (of the models it trains: none when evaluate.checkpoints replaces them all) and the template projection (when an
+    evaluated method has a clip-wise template table)."""
     speaker = next(iter(config["speakers"]))
     targets = [
         f"results/{speaker}/demo/{DEMO['method']}.mp4",
         f"results/{speaker}/render/{DEMO['method']}.mp4",
-        f"results/{speaker}/plots/templates.png",
     ]
+    targets += [f"results/{speaker}/plots/templates.png"] if template_methods(speaker) else []
     return targets + ([f"results/{speaker}/plots/training.png"] if trained_methods(speaker) else [])

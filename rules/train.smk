@@ -1,12 +1,20 @@
-# Training (SDT_SPEC 5): one rule per model.  The final model is the rule's output; resumable checkpoints live
-# in results/{speaker}/train/{method}/checkpoints/, which Snakemake never wipes, so a killed job resumes.
-# Inputs (train_inputs): the clips, SDT-VAE's pose VAE, validation's pose VAE, a fine-tuning source; a job runs
-# on train.gpus processes (resources gpu=, sdt.train.launch).
+# Training (SDT_SPEC 5): one rule per network family, one job per speaker and method.  A method is a name plus
+# what defines it (sdt/methods.py; README "Methods"): e.g. SDT-BP = the U-Net generator, IN*, parted poses, a
+# clip-wise template table.  Where each method trains:
+#   train_pose_vae    pose_vae                      (SDT-VAE's templates, every method's FTD)
+#   train_generator   s2g, sdt_bp, sdt_vae, no_template, sdt_bp_frame, bn_global, in_global, in_star_global,
+#                     bn_parted, in_parted, and the config's own unet variants
+#   train_audio2body  audio2body (and variants);   train_moglow  moglow (and variants)
+# A job's params are the method's definition, the training settings it uses and the digest of its family's code
+# (sdt/train/steps/<family>.py, models/<network>.py): only a change of these retrains it.  The final model is the
+# output; resumable checkpoints live in results/{speaker}/train/{method}/checkpoints/, never wiped, so a killed job
+# resumes.  Inputs (train_inputs): the clips, SDT-VAE's pose VAE, validation's pose VAE, a fine-tuning source; a job
+# runs on train.gpus processes (resources gpu=, sdt.train.launch).  Input functions are in common.smk.
 
 
 rule train_pose_vae:
     input:
-        unpack(train_inputs("pose_vae")),
+        unpack(train_inputs(POSE_VAE)),
     output:
         model="results/{speaker}/models/pose_vae.pt",
         history="results/{speaker}/train/pose_vae/history.csv",
@@ -23,22 +31,25 @@ rule train_pose_vae:
         mem_mb=8000,
         runtime=240,
     params:
-        code=code("train"),
-        settings=train_params("pose_vae"),
+        code=family_code("train", POSE_VAE.family),
+        method={"name": POSE_VAE.name, **POSE_VAE.definition()},
+        settings=train_params(POSE_VAE),
     script:
         "../workflow_scripts/train.py"
 
 
-rule train_sdt_bp:
+rule train_generator:
     input:
-        unpack(train_inputs("sdt_bp")),
+        unpack(train_inputs()),
     output:
-        model="results/{speaker}/models/sdt_bp.pt",
-        history="results/{speaker}/train/sdt_bp/history.csv",
+        model="results/{speaker}/models/{method}.pt",
+        history="results/{speaker}/train/{method}/history.csv",
     log:
-        "logs/train_sdt_bp/{speaker}.log",
+        "logs/train_generator/{speaker}/{method}.log",
     benchmark:
-        "results/benchmarks/train_sdt_bp/{speaker}.tsv"
+        "results/benchmarks/train_generator/{speaker}/{method}.tsv"
+    wildcard_constraints:
+        method=family_methods("unet"),
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -48,57 +59,46 @@ rule train_sdt_bp:
         mem_mb=12000,
         runtime=720,
     params:
-        code=code("train"),
-        settings=train_params("sdt_bp"),
+        code=family_code("train", "unet"),
+        method=method_definition,
+        settings=train_params(None),
     script:
         "../workflow_scripts/train.py"
 
 
-rule train_sdt_vae:
-    input:
-        unpack(train_inputs("sdt_vae")),
-    output:
-        model="results/{speaker}/models/sdt_vae.pt",
-        history="results/{speaker}/train/sdt_vae/history.csv",
+# Audio to Body Dynamics: 8.2 M parameters, LSTMs over 67 steps: 0.15x the generator's FLOPs per step.
+use rule train_generator as train_audio2body with:
     log:
-        "logs/train_sdt_vae/{speaker}.log",
+        "logs/train_audio2body/{speaker}/{method}.log",
     benchmark:
-        "results/benchmarks/train_sdt_vae/{speaker}.tsv"
-    conda:
-        "../envs/sdt.yaml"
-    threads: 2
+        "results/benchmarks/train_audio2body/{speaker}/{method}.tsv"
+    wildcard_constraints:
+        method=family_methods("audio2body"),
     resources:
         **TRAIN_SPEED,
         gpu=train_gpus,
-        mem_mb=12000,
+        mem_mb=8000,
         runtime=720,
     params:
-        code=code("train"),
-        settings=train_params("sdt_vae"),
-    script:
-        "../workflow_scripts/train.py"
+        code=family_code("train", "audio2body"),
+        method=method_definition,
+        settings=train_params(None),
 
 
-rule train_s2g:
-    input:
-        unpack(train_inputs("s2g")),
-    output:
-        model="results/{speaker}/models/s2g.pt",
-        history="results/{speaker}/train/s2g/history.csv",
+# MoGlow: 211 M parameters (0.84 GB, 3.4 GB with Adam's moments), 12 coupling LSTMs over 64 frames per step.
+use rule train_generator as train_moglow with:
     log:
-        "logs/train_s2g/{speaker}.log",
+        "logs/train_moglow/{speaker}/{method}.log",
     benchmark:
-        "results/benchmarks/train_s2g/{speaker}.tsv"
-    conda:
-        "../envs/sdt.yaml"
-    threads: 2
+        "results/benchmarks/train_moglow/{speaker}/{method}.tsv"
+    wildcard_constraints:
+        method=family_methods("moglow"),
     resources:
         **TRAIN_SPEED,
         gpu=train_gpus,
-        mem_mb=12000,
-        runtime=720,
+        mem_mb=24000,
+        runtime=1440,
     params:
-        code=code("train"),
-        settings=train_params("s2g"),
-    script:
-        "../workflow_scripts/train.py"
+        code=family_code("train", "moglow"),
+        method=method_definition,
+        settings=train_params(None),

@@ -1,7 +1,16 @@
 """A trained model ready to use: rebuilt from one checkpoint (ours, or the release's with the speaker's stats).
 
-``GestureModel.predict(audio, templates)`` gives final-result poses (SDT_SPEC 1.3: denormalised, global,
-times the speaker's scale_factor), what metrics and renderings use.
+One prediction interface for every family (evaluate, demo and render_clips use it):
+``GestureModel.predict(audio, latent)`` gives final-result poses (SDT_SPEC 1.3: denormalised, global, times the
+speaker's scale_factor), what metrics and renderings use.  The *latent* is what a method draws at random:
+
+  unet with templates   a template per clip [B, D] (or per frame [B, D, 64]); None is an error
+  moglow                z [B, T, 2 x 121], already multiplied by the temperature; None = z drawn from seed 0
+                        at the model's ``temperature`` (1.0 unless given to :func:`load_gesture_model`)
+  others                nothing (None)
+
+The network module of each family is imported by name (:data:`sdt.methods.NETWORK_MODULES`), so a rule that uses
+one family's model depends on that family's code only (its code digest, rules/common.smk).
 
 Template tables: ours holds the table it trained (one row per packed train clip, in clips.csv ``index`` order); a
 release SDT-BP its ``clips_code``, a release SDT-VAE none (its templates are the release VAE's ``clip_code_mu``).
@@ -10,17 +19,18 @@ clips included): :func:`table_rows` gives the clips.csv row of each table row fo
 other length is an error naming both numbers (a checkpoint of another speaker, or other data).
 """
 
+import importlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from models.generator import GeneratorConfig, SequenceGeneratorCNN
-from models.pose_vae import PoseSeqVAE, PoseVAEConfig
 from sdt.audio import MelSpectrogram
 from sdt.checkpoint import load_checkpoint
+from sdt.constants import CLIP_FRAMES
 from sdt.errors import InputError
+from sdt.methods import NETWORK_MODULES, Method
 from sdt.poses import final_results, from_final, release_global_to_encoder
 
 
@@ -29,42 +39,80 @@ def _tensor_stats(stats, device):
                 else v) for k, v in stats.items()}
 
 
+def network(family, config):
+    """The (untrained) network of ``family`` from its config dict, e.g. a checkpoint's ``model_configs``."""
+    module_name, net_class, config_class = NETWORK_MODULES[family]
+    module = importlib.import_module(module_name)
+    return getattr(module, net_class)(getattr(module, config_class)(**config))
+
+
 @dataclass
 class GestureModel:
-    """An audio-to-pose generator with its templates (None for Speech2Gesture) and speaker statistics."""
+    """An audio-to-pose network of any family with its templates (None without), speaker statistics and
+    definition."""
 
     method: str
-    generator: SequenceGeneratorCNN
-    templates: torch.Tensor | None  # [N_train, D] (SDT-BP table or SDT-VAE's VAE means)
+    definition: Method
+    net: torch.nn.Module
+    templates: torch.Tensor | None  # [N_train, D] or [N_train, D, 64] (SDT-BP table or SDT-VAE's VAE means)
     stats: dict
     parted: bool
     device: torch.device
     release: bool = False  # the authors' checkpoint: its table rows are the release's train rows
+    temperature: float = 1.0  # MoGlow: z = temperature x N(0, I)
 
     def __post_init__(self):
-        self.mel = MelSpectrogram().to(self.device)
-        self.generator.eval()
+        if self.definition.family == "audio2body":
+            from sdt.audio import MFCC
+
+            self.features = MFCC().to(self.device)
+        else:
+            self.features = MelSpectrogram().to(self.device)
+        self.net.eval()
         self._stats_t = _tensor_stats(self.stats, self.device)
 
     @property
     def template_dim(self):
         return 0 if self.templates is None else self.templates.shape[1]
 
+    @property
+    def n_frames(self):
+        return getattr(self.net.cfg, "n_frames", CLIP_FRAMES)
+
+    def noise(self, seed, clips, sample=0, n_frames=None):
+        """MoGlow's latents for clip indices ``clips`` [B]: z [B, T, D] = temperature x N(0, I), each clip's from its
+        own CPU generator seeded by (seed, sample, clip), so a clip gets the same draw whatever its batch or device."""
+        n_frames, dim = n_frames or self.n_frames, self.net.cfg.dim
+        keys = [((seed * 1_000_003 + sample) * 1_000_003 + int(c)) % 2**63 for c in clips]
+        draws = [torch.randn(n_frames, dim, generator=torch.Generator().manual_seed(k)) for k in keys]
+        return torch.stack(draws) * self.temperature
+
     @torch.no_grad()
-    def predict(self, audio, templates=None):
-        """audio [B, 68266] (16 kHz) -> final-result poses [B, 64, 2, 121]; templates [B, D] or None."""
+    def predict(self, audio, latent=None):
+        """audio [B, 68266] (16 kHz) -> final-result poses [B, 64, 2, 121]; ``latent`` as the module says."""
         audio = torch.as_tensor(audio, dtype=torch.float32, device=self.device)
-        if templates is not None:
-            templates = torch.as_tensor(templates, dtype=torch.float32, device=self.device)
-        pred = self.generator(self.mel(audio), templates)
-        return final_results(pred, self._stats_t, self.parted)
+        if latent is not None:
+            latent = torch.as_tensor(latent, dtype=torch.float32, device=self.device)
+        feats = self.features(audio)
+        family = self.definition.family
+        if family == "unet":
+            pred = self.net(feats, latent)
+        elif family == "moglow":
+            if latent is None:
+                latent = self.noise(0, range(len(audio)), n_frames=self.net.frames_spanned(feats)).to(self.device)
+            pred = self.net.inverse(latent, feats)
+        else:
+            if latent is not None:
+                raise ValueError(f"{self.method} draws nothing at random, but a latent was given")
+            pred = self.net(feats)
+        return final_results(pred.float(), self._stats_t, self.parted)
 
 
 @dataclass
 class PoseEncoder:
     """The pose VAE's encoder, for FTD and for "template from the true poses" (SDT_SPEC 5, 6)."""
 
-    vae: PoseSeqVAE
+    vae: torch.nn.Module
     stats: dict
     device: torch.device
 
@@ -143,30 +191,41 @@ def template_table(path, pose_vae=None):
     return (None if templates is None else templates.float().numpy()), True
 
 
-def load_gesture_model(path, device="cpu", stats=None, pose_vae=None, index_csv=None):
-    """Rebuild a generator from our checkpoint, or from a release checkpoint (then ``stats`` is required; a release
-    SDT-VAE takes its templates from ``pose_vae``).  With ``index_csv`` (clips.csv) the template table's length is
-    checked against the speaker's train rows (:func:`check_templates`)."""
+def _release_model(path, ckpt, stats, device, pose_vae):
+    """A release audio-to-pose checkpoint (SDT_SPEC 7) as a GestureModel: SDT (templates) or Speech2Gesture."""
+    from sdt.release_checkpoint import load_release_checkpoint
+
+    if stats is None:
+        raise ValueError(f"{path} is a release checkpoint: give the speaker's stats.npz to use it")
+    rel = load_release_checkpoint(ckpt, kind="audio2pose")
+    gen = rel["generator"].to(device)
+    templates = _release_templates(rel, path, pose_vae)
+    bn = gen.cfg.norm.upper() == "BN"  # the release's Speech2Gesture: batch norm, global poses
+    if gen.cfg.template_dim:
+        frame = templates is not None and templates.dim() == 3
+        definition = Method("release_sdt", template="frame_bp" if frame else "clip_bp", norm="BN" if bn else "IN*")
+    else:
+        definition = Method("release_s2g", norm="BN" if bn else "IN*", poses="global" if bn else "parted")
+    return GestureModel(definition.name, definition, gen, None if templates is None else templates.to(device),
+                        stats, not bn, device, release=True)
+
+
+def load_gesture_model(path, device="cpu", stats=None, pose_vae=None, index_csv=None, temperature=1.0):
+    """Rebuild an audio-to-pose model from our checkpoint, or from a release checkpoint (then ``stats`` is required;
+    a release SDT-VAE takes its templates from ``pose_vae``).  With ``index_csv`` (clips.csv) the template table's
+    length is checked against the speaker's train rows (:func:`check_templates`).  ``temperature``: MoGlow's."""
     device = torch.device(device)
     ckpt = load_checkpoint(path, map_location=device)
     if "model_configs" not in ckpt:  # the authors' release layout (SDT_SPEC 7)
-        from sdt.release_checkpoint import load_release_checkpoint
-
-        if stats is None:
-            raise ValueError(f"{path} is a release checkpoint: give the speaker's stats.npz to use it")
-        rel = load_release_checkpoint(ckpt, kind="audio2pose")
-        gen = rel["generator"].to(device)
-        templates = _release_templates(rel, path, pose_vae)
-        parted = gen.cfg.norm.upper() != "BN"  # the release's Speech2Gesture: batch norm, global poses
-        method = "release_sdt" if gen.cfg.template_dim else "release_s2g"
-        model = GestureModel(method, gen, None if templates is None else templates.to(device), stats, parted, device,
-                             release=True)
-    else:
-        gen = SequenceGeneratorCNN(GeneratorConfig(**ckpt["model_configs"]["netG"])).to(device)
-        gen.load_state_dict(ckpt["state_dicts"]["netG"])
+        model = _release_model(path, ckpt, stats, device, pose_vae)
+    else:  # a checkpoint from before method definitions is one of the paper's U-Net methods
+        definition = Method.of(ckpt["definition"] if "definition" in ckpt else ckpt["method"])
+        net = network(definition.family, ckpt["model_configs"]["netG"]).to(device)
+        net.load_state_dict(ckpt["state_dicts"]["netG"])
         templates = ckpt["templates"]
-        model = GestureModel(ckpt["method"], gen, None if templates is None else templates.to(device),
+        model = GestureModel(ckpt["method"], definition, net, None if templates is None else templates.to(device),
                              stats if stats is not None else ckpt["stats"], ckpt["parted"], device)
+    model.temperature = float(temperature)
     check_templates(model.templates, model.release, index_csv, path)
     return model
 
@@ -182,6 +241,6 @@ def load_pose_encoder(path, device="cpu", stats=None):
             raise ValueError(f"{path} is a release checkpoint: give the speaker's stats.npz to use it")
         rel = load_release_checkpoint(ckpt, kind="vae")
         return PoseEncoder(rel["vae"].to(device), stats, device)
-    vae = PoseSeqVAE(PoseVAEConfig(**ckpt["model_configs"]["vae"])).to(device)
+    vae = network("pose_vae", ckpt["model_configs"]["vae"]).to(device)
     vae.load_state_dict(ckpt["state_dicts"]["vae"])
     return PoseEncoder(vae, stats if stats is not None else ckpt["stats"], device)

@@ -128,9 +128,9 @@ def _generator(sub, clips_code, leaky, report):
     in_channels = _weight(sub, "unet.e0.conv.weight", report).shape[1]
     template_dim = in_channels - FEATURES
     if clips_code is not None:
-        if clips_code.ndim != 2:
-            raise InputError(report.source, f"module.clips_code has shape {tuple(clips_code.shape)}: "
-                                            "frame-variant templates [N, D, T] are not supported")
+        if clips_code.ndim not in (2, 3):  # [N, D] clip-wise, [N, D, T] the release's CLIP_CODE.FRAME_VARIANT
+            raise InputError(report.source, f"module.clips_code has shape {tuple(clips_code.shape)}: expected "
+                                            "[N, D] (clip-wise) or [N, D, T] (frame-wise) templates")
         if clips_code.shape[1] != template_dim:
             raise InputError(report.source, f"module.clips_code has {clips_code.shape[1]} dimensions but the "
                                             f"generator takes {template_dim}")

@@ -61,3 +61,4 @@ def espeak():
     if exe is None:
         pytest.fail("espeak-ng is not installed: run `make setup` as root or `apt-get install espeak-ng`")
     return exe
+

@@ -23,7 +23,7 @@ from sdt.train.run import Run
 N_TRAIN, N_DEV = 8, 4
 AUDIO_SAMPLES = 8000
 SETTINGS = dict(epochs=1, batch_size=4, lr=1e-4, lr_milestones=[-10, -2], lr_gamma=0.1, seed=0, template_dim=32,
-                template_kl_weight=0.1, vae_kl_weight=0.1, gan_weight=0.1, checkpoint_every=1, max_steps_per_epoch=1,
+                template_kl_weight=0.1, vae_kl_weight=0.1, checkpoint_every=1, max_steps_per_epoch=1,
                 fast=False, num_workers=0)
 
 

@@ -4,7 +4,22 @@ import numpy as np
 import pytest
 import torch
 
-from sdt.evaluate.metrics import diversity, fit_gaussian, frechet_distance, ftd, l2, lip_opening, lip_sync_error, pck
+from sdt.evaluate.metrics import (
+    audio_onsets,
+    beat_alignment,
+    beat_consistency,
+    diversity,
+    fit_gaussian,
+    frechet_distance,
+    ftd,
+    l1_diversity,
+    l2,
+    lip_opening,
+    lip_sync_error,
+    mean_speed,
+    motion_beats,
+    pck,
+)
 
 
 def random_poses(n=4, seed=0):
@@ -121,3 +136,75 @@ def test_pck():
     pred[..., 0, 60:] += 30.0
     np.testing.assert_allclose(pck(pred, box), [60 / 121])
     np.testing.assert_allclose(pck(pred, box, threshold=0.5), [1.0])
+
+
+def beating(beat_frames, n=64, fps=15):
+    """One clip [n, 2, 121] whose points all move along x with speed |t - b| / fps around each beat frame b: the mean
+    keypoint speed has its local minima exactly at the given frames."""
+    t = np.arange(n, dtype=np.float64)
+    speed = np.min(np.abs(t[:, None] - np.asarray(beat_frames)[None, :]), axis=1) + 0.5  # px per frame, > 0
+    x = np.concatenate([[0.0], np.cumsum(speed[1:] + speed[:-1]) / 2])  # position whose derivative ~ speed
+    pose = np.zeros((n, 2, 121))
+    pose[:, 0, :] = x[:, None] + np.arange(121)
+    return pose
+
+
+def test_mean_speed_of_a_uniform_motion():
+    pose = np.zeros((2, 10, 2, 121))
+    pose[..., 0, :] = 3.0 * np.arange(10)[:, None]  # 3 px per frame along x
+    pose[..., 1, :] = 4.0 * np.arange(10)[:, None]  # and 4 along y: 5 px per frame = 75 px/s at 15 fps
+    np.testing.assert_allclose(mean_speed(pose, fps=15), 75.0)
+
+
+def test_motion_beats_are_the_local_minima_of_the_speed():
+    np.testing.assert_array_equal(motion_beats(beating([10, 30, 50])), [10, 30, 50])
+    assert len(motion_beats(np.zeros((64, 2, 121)))) == 0  # a still pose has no beats
+    # two minima 3 frames apart: each is within the other's window of 3 frames, so neither is a beat; a window
+    # of 1 frame finds both
+    assert len(motion_beats(beating([20, 23]), window=3)) == 0
+    np.testing.assert_array_equal(motion_beats(beating([20, 23]), window=1), [20, 23])
+
+
+def test_beat_alignment_by_hand():
+    assert beat_alignment([1.0, 2.0], [1.0, 2.0]) == 1.0  # a motion beat on every onset
+    assert beat_alignment([1.0, 2.0], [1.0, 2.0, 3.5]) == 1.0  # extra motion beats cost nothing
+    assert beat_alignment([1.0], [4.0]) == pytest.approx(np.exp(-9 / (2 * 0.09)))  # 3 s away: ~1e-22
+    assert beat_alignment([1.0], [4.0]) < 1e-20
+    assert beat_alignment([1.0, 2.0], [1.3]) == pytest.approx((np.exp(-0.5) + np.exp(-0.49 / 0.18)) / 2)
+    assert beat_alignment([1.0], []) == 0.0  # no motion beat at all
+    assert np.isnan(beat_alignment([], [1.0]))  # no onset: nothing to align to
+
+
+def test_beat_consistency_of_hand_made_clips():
+    fps = 15
+    onsets = [np.array([10, 30, 50]) / fps, np.array([5, 15]) / fps]
+    on_time = beating([10, 30, 50])
+    far = beating([55])  # one motion beat, 3.3 and 2.7 s after the onsets
+    near = beating([12, 30, 47])  # 2 and 3 frames off at two onsets
+    bc = beat_consistency(np.stack([on_time, far, near]), [*onsets, onsets[0]], fps=fps)
+    assert bc[0] == pytest.approx(1.0)
+    assert bc[1] == pytest.approx(np.mean(np.exp(-((np.array([50, 40]) / fps) ** 2) / 0.18))) and bc[1] < 1e-10
+    assert bc[2] == pytest.approx(np.mean(np.exp(-((np.array([2, 0, 3]) / fps) ** 2) / 0.18)))
+    with pytest.raises(ValueError, match="onsets"):
+        beat_consistency(np.stack([on_time]), onsets)
+
+
+def test_audio_onsets_find_noise_bursts():
+    """librosa's onset detector (EMAGE's call) on three decaying noise bursts over quiet noise: an onset near each
+    burst and none elsewhere (a burst may give two onsets one 32 ms frame apart)."""
+    rate, rng = 16000, np.random.default_rng(0)
+    audio = (0.001 * rng.standard_normal(rate * 3)).astype(np.float32)
+    bursts = np.array([0.5, 1.5, 2.2])
+    for start in (bursts * rate).astype(int):
+        audio[start:start + 3200] += (0.5 * rng.standard_normal(3200) * np.exp(-np.arange(3200) / 800))
+    found = audio_onsets(audio, rate)
+    gap = np.abs(found[:, None] - bursts[None, :])  # [found, bursts] s
+    assert (gap.min(axis=0) < 0.05).all() and (gap.min(axis=1) < 0.07).all()
+
+
+def test_l1_diversity():
+    poses = np.zeros((2, 4, 2, 121))
+    assert l1_diversity(poses) == 0  # never moves
+    poses[0, :, 0] = 3.0  # clip 0 at x = 3, clip 1 at x = 0: mean x 1.5, every point 1.5 px off in x
+    poses[1, :, 1] = 4.0  # clip 1 at y = 4: mean y 2, every point 2 px off in y
+    assert l1_diversity(poses) == pytest.approx(1.5 + 2.0)

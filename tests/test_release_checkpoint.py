@@ -77,6 +77,33 @@ def test_sdt_bp_checkpoint_round_trip(tmp_path):
             torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
+def test_frame_wise_sdt_bp_checkpoint(tmp_path):
+    """The release's CLIP_CODE.FRAME_VARIANT: a table [N, 32, 64], one template per frame (SDT_SPEC 8)."""
+    from sdt.inference import load_gesture_model
+    from sdt.poses import to_global
+
+    torch.manual_seed(4)
+    gen = SequenceGeneratorCNN(GeneratorConfig(template_dim=32, norm="IN")).eval()
+    table = torch.randn(N_TRAIN, 32, 64)
+    path = tmp_path / "sdt_bp_frame.pth"
+    torch.save(release_layout({"netG": gen}, clips_code=table), path)
+    rel = load_release_checkpoint(path, kind="audio2pose")
+    torch.testing.assert_close(rel["templates"], table)
+    stats = {"mean_parted": torch.zeros(2, 121).numpy(), "std_parted": torch.ones(2, 121).numpy(),
+             "mean_global": torch.zeros(2, 121).numpy(), "std_global": torch.ones(2, 121).numpy(),
+             "scale_factor": 1.0, "scale_rule": "released", "n_train_clips": N_TRAIN}
+    model = load_gesture_model(path, stats=stats)
+    assert model.definition.template == "frame_bp" and model.templates.shape == (N_TRAIN, 32, 64)
+    audio = torch.randn(2, 68266) * 0.1
+    with torch.no_grad():  # parted poses, unit statistics: the final result is the prediction made global
+        want = to_global(gen(model.features(audio), table[:2]))
+    torch.testing.assert_close(model.predict(audio, table[:2]), want, atol=1e-5, rtol=1e-5)
+    bad = torch.randn(N_TRAIN, 32, 64, 2)
+    torch.save(release_layout({"netG": gen}, clips_code=bad), tmp_path / "bad.pth")
+    with pytest.raises(InputError, match=r"expected \[N, D\] \(clip-wise\) or \[N, D, T\]"):
+        load_release_checkpoint(tmp_path / "bad.pth", kind="audio2pose")
+
+
 def test_speech2gesture_checkpoint_round_trip(tmp_path):
     torch.manual_seed(1)
     gen = SequenceGeneratorCNN(GeneratorConfig(template_dim=0, norm="BN")).eval()

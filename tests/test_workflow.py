@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import SMALL_CONFIG, copy_workflow, make_workdir, planned_jobs, snakemake
+from workflow_helpers import REPO, SMALL_CONFIG, copy_workflow, make_workdir, planned_jobs, planned_models, snakemake
 
 from sdt.media import probe
 from sdt.poses import load_stats
@@ -25,9 +25,11 @@ VIDEOS = ["sample00", "sample01"]
 PER_VIDEO = ["make_sample_video", "change_fps", "extract_frames", "detect_keypoints", "remove_outliers",
              "rescale_shoulders", "generate_clips"]
 # Every rule downstream of generate_clips (per speaker): what a changed clip parameter may rerun.
-AFTER_CLIPS = {"generate_clips", "split_dataset", "compute_stats", "qc_table", "train_pose_vae", "train_sdt_bp",
-               "train_sdt_vae", "train_s2g", "evaluate", "paper_tables", "demo", "render_clips", "plot_training",
+AFTER_CLIPS = {"generate_clips", "split_dataset", "compute_stats", "qc_table", "train_pose_vae", "train_generator",
+               "train_audio2body", "train_moglow", "evaluate", "paper_tables", "demo", "render_clips", "plot_training",
                "plot_templates", "all"}
+METHODS = SMALL_CONFIG["evaluate"]["methods"]
+GENERATORS = sorted(["s2g", "sdt_bp", "sdt_vae", "no_template"])  # the U-Net methods of the run
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +91,8 @@ def test_extracted_frames_are_temporary(run):
 
 def test_models_tables_and_demo(run):
     work = run["workdir"] / "results"
-    for method in ("pose_vae", "sdt_bp", "sdt_vae", "s2g"):
-        assert (work / "sample" / "models" / f"{method}.pt").stat().st_size > 1_000_000
+    for method in ("pose_vae", *METHODS):
+        assert (work / "sample" / "models" / f"{method}.pt").stat().st_size > 50_000
         history = pd.read_csv(work / "sample" / "train" / method / "history.csv")
         assert len(history) == 2 and np.isfinite(history.select_dtypes("number").to_numpy()).all()
         if method != "pose_vae":  # validated every epoch with the pose VAE (train.validate_ftd)
@@ -98,23 +100,42 @@ def test_models_tables_and_demo(run):
     s2g = json.loads((work / "sample" / "evaluation" / "s2g.json").read_text())
     assert s2g["ftd_input"] == "release" and s2g["FTD"] == s2g["FTD_release"] != s2g["FTD_parted"]
     note = "FTD of global-pose models (Speech2Gesture): the release's"
-    assert note in (work / "tables" / "paper_table.md").read_text()
-    table = pd.read_csv(work / "tables" / "paper_table.csv")
-    assert {"sdt_bp", "sdt_vae", "s2g", "ground_truth", "mean_pose"} <= set(table["method"])
+    assert note in (work / "tables" / "evaluations.md").read_text()
+    table = pd.read_csv(work / "tables" / "evaluations.csv")
+    assert set(METHODS) | {"ground_truth", "mean_pose"} == set(table["method"])
     truth = table[table["method"] == "ground_truth"].iloc[0]
-    assert truth["L2"] == 0 and abs(truth["FTD"]) < 1e-3
+    assert truth["L2"] == 0 and abs(truth["FTD"]) < 1e-3 and 0 <= truth["BC"] <= 1 and truth["L1div"] > 0
     assert (table[table["method"] != "ground_truth"]["L2"] > 0).all()
+    assert table.set_index("method").loc["moglow_small", "diversity"] > 0  # MoGlow samples its latent
     metrics = json.loads((work / "sample" / "evaluation" / "sdt_vae.json").read_text())
     assert metrics["n_clips"] == table[table["method"] == "sdt_vae"].iloc[0]["n_clips"]
     demo = probe(work / "sample" / "demo" / "sdt_vae.mp4")
     assert demo["has_audio"] and demo["duration"] > 1
 
 
+def test_the_papers_three_tables_beside_the_published_numbers(run):
+    """Every row of Tables 1-3 with the paper's values; the project's where this run evaluated the method."""
+    tables = run["workdir"] / "results" / "tables"
+    cells = pd.read_csv(tables / "paper_tables.csv")
+    published = pd.read_csv(REPO / "config" / "published" / "paper_results.csv")
+    assert cells["paper"].notna().sum() == published[["L2", "lip_sync_error", "FTD"]].notna().sum().sum()
+    ran = cells[cells["status"] == "run"]
+    assert set(ran["speaker"]) == {"sample"} and set(cells["speaker"]) == {"sample", "oliver", "kubinec", "xing",
+                                                                           "luo"}
+    assert {(t, m) for t, m in zip(ran["table"], ran["method"], strict=True)} == {
+        (1, "no_template"), (1, "sdt_bp"), (1, "sdt_vae"), (2, "audio2body"), (2, "s2g"), (2, "sdt_bp"),
+        (2, "sdt_vae"), (3, "no_template")}
+    assert np.isfinite(ran["value"]).all() and (cells[cells["status"] == "not run"]["value"].isna()).all()
+    md = (tables / "paper_tables.md").read_text()
+    assert all(f"## Table {t}:" in md for t in (1, 2, 3)) and "not run (paper 2.28)" in md  # MoGlow on Oliver
+    assert "(paper" in (tables / "paper_tables.html").read_text()
+
+
 def test_html_report(run):
     report = run["workdir"] / "report.html"
     snakemake(run["workdir"], "--report", str(report), snakefile=run["snakefile"])
     text = report.read_text(errors="replace")
-    assert "paper_table" in text and "qc" in text
+    assert "paper_tables" in text and "evaluations" in text and "qc" in text
 
 
 # --- rerunning only what is stale ---------------------------------------------------------------------------
@@ -127,7 +148,7 @@ def test_clip_parameter_reruns_from_generate_clips(run):
     jobs = changed(run, dataset={"clip_stride": 6})
     assert jobs.get("generate_clips") == len(VIDEOS)
     assert set(jobs) <= AFTER_CLIPS, set(jobs) - AFTER_CLIPS
-    assert {"split_dataset", "compute_stats", "train_sdt_bp", "paper_tables"} <= set(jobs)
+    assert {"split_dataset", "compute_stats", "train_generator", "train_moglow", "paper_tables"} <= set(jobs)
 
 
 def test_new_video_reruns_only_its_chain(run):
@@ -137,14 +158,40 @@ def test_new_video_reruns_only_its_chain(run):
     assert {"split_dataset", "compute_stats", "qc_table"} <= set(jobs)
 
 
-def test_training_setting_reruns_only_that_model(run):
-    jobs = changed(run, train={"gan_weight": 0.2})
-    assert jobs.get("train_s2g") == 1
-    assert not {"train_pose_vae", "train_sdt_bp", "train_sdt_vae"} & set(jobs)
+def models_after(run, *args):
+    return planned_models(run["workdir"], *args, snakefile=run["snakefile"])
+
+
+def test_training_setting_reruns_only_the_methods_that_use_it(run):
+    path = run["workdir"] / "config" / "change.yaml"
+    for change, want in [
+        ({"train": {"template_kl_weight": 0.2}}, {"train_generator": ["sdt_bp"]}),  # learned templates only
+        # the pose VAE: sdt_vae's templates are its means, and every method's validation computes FTD with it
+        ({"train": {"vae_kl_weight": 0.2}}, {"train_pose_vae": ["pose_vae"], "train_generator": GENERATORS,
+                                              "train_audio2body": ["audio2body"], "train_moglow": ["moglow_small"]}),
+        ({"methods": {"moglow_small": {"family": "moglow", "net": {"hidden": 16, "n_steps": 2, "n_lstm_layers": 1}}}},
+         {"train_moglow": ["moglow_small"]}),  # a method's definition: that method
+    ]:
+        path.write_text(yaml.safe_dump(change))
+        assert models_after(run, "--configfile", str(path)) == want, change
+    jobs = changed(run, train={"template_kl_weight": 0.2})
     assert not set(PER_VIDEO) & set(jobs) and "split_dataset" not in jobs
-    jobs = changed(run, train={"vae_kl_weight": 0.2})
-    # sdt_vae's templates come from the VAE; every generator's validation computes FTD with it (validate_ftd)
-    assert {"train_pose_vae", "train_sdt_vae", "train_sdt_bp", "train_s2g"} <= set(jobs)
+
+
+@pytest.mark.parametrize(("code", "want"), [
+    ("models/moglow.py", {"train_moglow": ["moglow_small"]}),
+    ("sdt/train/steps/audio2body.py", {"train_audio2body": ["audio2body"]}),
+    ("sdt/train/steps/unet.py", {"train_generator": GENERATORS}),
+])
+def test_a_familys_code_reruns_that_family_only(run, code, want):
+    path = run["snakefile"].parent / code
+    text = path.read_text()
+    path.write_text(text + "\n# an edit\n")
+    try:
+        assert models_after(run) == want
+    finally:
+        path.write_text(text)
+    assert plan(run) == {}
 
 
 @contextlib.contextmanager
@@ -177,10 +224,11 @@ def test_edited_code_reruns_its_step(run, code, rule):
     assert plan(run) == {}  # restored: nothing to do again
 
 
-# The steps whose script imports models/blocks.py (the conv-norm-activation block), directly or through other modules:
-# every step that builds a network.  Downstream of them: the table (evaluations) and the training curves (histories).
-IMPORT_BLOCKS = {"train_pose_vae", "train_sdt_bp", "train_sdt_vae", "train_s2g", "evaluate", "demo", "render_clips",
-                 "plot_templates"}
+# The steps whose script imports models/blocks.py (the conv-norm-activation block, Standardize), directly or through
+# other modules: every step that builds a network, of every family.  Downstream of them: the tables (evaluations) and
+# the training curves (histories).
+IMPORT_BLOCKS = {"train_pose_vae", "train_generator", "train_audio2body", "train_moglow", "evaluate", "demo",
+                 "render_clips", "plot_templates"}
 
 
 @pytest.mark.parametrize(("code", "expected"), [
@@ -191,7 +239,8 @@ def test_edited_shared_module_reruns_exactly_its_importers(run, code, expected):
     with edited(run, code):
         jobs = plan(run)
     assert set(jobs) == expected, set(jobs) ^ expected
-    assert all(n == 1 for r, n in jobs.items() if r != "evaluate") and jobs.get("evaluate", 5) == 5
+    want = {"train_generator": len(GENERATORS), "evaluate": len(METHODS) + 2}  # + the two reference rows
+    assert all(n == want.get(r, 1) for r, n in jobs.items()), jobs
 
 
 def test_speed_only_settings_rerun_nothing(run):
@@ -307,25 +356,26 @@ def test_evaluating_the_authors_checkpoints_trains_nothing(tmp_path):
 
 def test_fine_tuning_source_and_forcerun(run):
     """SDT-VAE fine-tuned from the run's SDT-BP model (train.init_from): it starts from those weights; then
-    `--forcerun train_sdt_bp` trains SDT-BP again from the start (a finished run's checkpoint is no resume point)
-    and, its model changed, the fine-tuned SDT-VAE is stale."""
+    `--forcerun results/sample/models/sdt_bp.pt` trains SDT-BP again from the start (a finished run's checkpoint is
+    no resume point) and, its model changed, the fine-tuned SDT-VAE is stale."""
     work = run["workdir"]
     tuned = work / "config" / "tuned.yaml"
     source = {"sample": {"sdt_vae": "results/sample/models/sdt_bp.pt"}}
     tuned.write_text(yaml.safe_dump({"train": {"init_from": source}}))
-    assert "train_sdt_vae" in plan(run, f"--configfile={tuned}")  # a new input (--configfile=: one file)
+    assert "train_generator" in plan(run, f"--configfile={tuned}")  # a new input (--configfile=: one file)
     snakemake(work, "results/sample/models/sdt_vae.pt", f"--configfile={tuned}", snakefile=run["snakefile"])
-    log = (work / "logs" / "train_sdt_vae" / "sample.log").read_text()
+    log = (work / "logs" / "train_generator" / "sample" / "sdt_vae.log").read_text()
     assert "fine-tuning from results/sample/models/sdt_bp.pt (ours sdt_bp): weights of netG" in log, log
     assert plan(run, f"--configfile={tuned}", "results/sample/models/sdt_vae.pt") == {}
 
     history = work / "results" / "sample" / "train" / "sdt_bp" / "history.csv"
-    before, log_file = history.stat().st_mtime, work / "logs" / "train_sdt_bp" / "sample.log"
+    before, log_file = history.stat().st_mtime, work / "logs" / "train_generator" / "sample" / "sdt_bp.log"
     old_log = log_file.read_text()
-    snakemake(work, "results/sample/models/sdt_bp.pt", "--forcerun", "train_sdt_bp", f"--configfile={tuned}",
+    snakemake(work, "results/sample/models/sdt_bp.pt", "--forcerun", "results/sample/models/sdt_bp.pt",
+              f"--configfile={tuned}",
               snakefile=run["snakefile"])
     log = log_file.read_text()
     log = log[len(old_log):] if log.startswith(old_log) else log  # this job's lines
     assert "resumed" not in log and "epoch 1 (" in log and "epoch 2 (" in log, log
     assert history.stat().st_mtime > before
-    assert "train_sdt_vae" in plan(run, f"--configfile={tuned}", "results/sample/models/sdt_vae.pt")
+    assert "train_generator" in plan(run, f"--configfile={tuned}", "results/sample/models/sdt_vae.pt")

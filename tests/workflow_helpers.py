@@ -1,6 +1,7 @@
 """Running the real workflow in a scratch working directory (shared by the workflow, staleness and SLURM tests)."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,12 +13,16 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 # A small but complete run of the bundled sample speaker: 2 videos of 14 s -> 28 clips each (22 train, 2 idle,
-# 4 dev) with 10 skipped frames, the tiny training preset.
+# 4 dev) with 10 skipped frames, the tiny training preset.  Methods of every family and of each of the paper's tables:
+# the release's three, no_template (Tables 1 and 3), Audio to Body Dynamics and a narrow MoGlow of the config's own
+# (the paper's 211 M-parameter one costs minutes per step on a CPU).
 SMALL_CONFIG = {
     "speakers": {"sample": {"sample": True}},
     "sample": {"photo": str(REPO / "resources" / "messi5.jpg"), "videos": 2, "seconds": 14, "seed": 0},
     "dataset": {"skip_frames": 10, "idle_clips": 2},
     "train": {"preset": "tiny"},
+    "methods": {"moglow_small": {"family": "moglow", "net": {"hidden": 32, "n_steps": 2, "n_lstm_layers": 1}}},
+    "evaluate": {"methods": ["s2g", "sdt_bp", "sdt_vae", "no_template", "audio2body", "moglow_small"]},
 }
 
 
@@ -62,6 +67,19 @@ def snakemake(workdir, *args, cores=2, timeout=1200, check=True, snakefile=None)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.output[-6000:]}")
     return proc
+
+
+def planned_models(workdir, *args, snakefile=None):
+    """The model files (results/<speaker>/models/<method>.pt) a dry run would train: {rule: sorted methods}."""
+    out = snakemake(workdir, "--dry-run", *args, snakefile=snakefile).output
+    models, rule = {}, None
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("rule ") and line.endswith(":"):
+            rule = line[5:-1]
+        elif line.startswith("output:") and rule and rule.startswith("train_"):
+            models.setdefault(rule, []).extend(re.findall(r"models/([^/,\s]+)\.pt", line))
+    return {rule: sorted(names) for rule, names in models.items()}
 
 
 def planned_jobs(workdir, *args, snakefile=None):

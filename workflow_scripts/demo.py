@@ -21,6 +21,7 @@ run_demo(
     count=snakemake.params.grid,
     seed=snakemake.params.seed,
     strip_frames=snakemake.params.strip_frames,
+    temperature=snakemake.params.temperature,
     threads=snakemake.threads,
     pose_vae=snakemake.input.get("pose_vae"),
     index_csv=snakemake.input.index,

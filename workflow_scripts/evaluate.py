@@ -1,5 +1,5 @@
-"""Rule evaluate: one method (a trained or released model, or a reference row) on a speaker's dev clips ->
-results/{speaker}/evaluation/{method}.json (sdt.evaluate.evaluate.evaluate).
+"""Rule evaluate: one method (a trained or released model of any family, or a reference row) on a speaker's dev
+clips -> results/{speaker}/evaluation/{method}.json (sdt.evaluate.evaluate.evaluate).
 
 The log records the checkpoints used, the device, the speed (and how long the GPU waited for data) and the metrics.
 """
@@ -12,12 +12,12 @@ logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asc
 
 evaluate(
     snakemake.wildcards.speaker,
-    snakemake.wildcards.method,
+    snakemake.params.method,
     dev_poses=snakemake.input.dev_poses,
     stats_path=snakemake.input.stats,
     pose_vae=snakemake.input.pose_vae,
     output=snakemake.output.metrics,
-    dev_audio=snakemake.input.get("dev_audio"),
+    dev_audio=snakemake.input.dev_audio,
     model_path=snakemake.input.get("model"),
     index_csv=snakemake.input.get("index"),
     settings=snakemake.params.settings,

@@ -16,6 +16,7 @@ render_clips(
     index_csv=snakemake.input.index,
     n_clips=snakemake.params.clips,
     seed=snakemake.params.seed,
+    temperature=snakemake.params.temperature,
     threads=snakemake.threads,
     pose_vae=snakemake.input.get("pose_vae"),
 )

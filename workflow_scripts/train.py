@@ -1,6 +1,7 @@
-"""Rules train_pose_vae, train_sdt_bp, train_sdt_vae, train_s2g: train one speaker's model (sdt.train.train.train)
-on as many processes as the rule's gpu resource says (train.gpus; sdt.train.launch.run_job: torchrun), or on as
-many nodes as its nodes resource says with gpus_per_node processes each (SLURM; profiles/slurm).
+"""Rules train_pose_vae, train_generator, train_audio2body, train_moglow: train one speaker's model of one method
+(sdt.train.train.train; the method's definition, sdt.methods.Method, comes in the rule's params) on as many
+processes as the rule's gpu resource says (train.gpus; sdt.train.launch.run_job: torchrun), or on as many nodes as
+its nodes resource says with gpus_per_node processes each (SLURM; profiles/slurm).
 
 Resumes an interrupted run from results/{speaker}/train/{method}/checkpoints/last.pt.
 """
@@ -14,11 +15,10 @@ from sdt.train.launch import run_job
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
 settings = dict(snakemake.params.settings)
-method = settings.pop("method")
 # speed-only settings come as resources, so that changing them reruns nothing (sdt.train.config.SPEED_ONLY)
 settings.update({key: snakemake.resources[key] for key in SPEED_ONLY})
 job = {
-    "method": method,
+    "method": dict(snakemake.params.method),
     "data": {k: snakemake.input[k] for k in ("train_poses", "train_audio", "dev_poses", "dev_audio", "stats")},
     "model_out": snakemake.output.model,
     "history_out": snakemake.output.history,

@@ -9,8 +9,9 @@ the release's 64-frame clips are), so a pose may jump at a window boundary.
 
 Templates (SDT_SPEC 5) pick the look of the gestures: ``template`` mode drives one template over the whole
 speech, ``morph`` moves linearly from one template to another across the video (one template per window), and
-``grid`` shows K templates on the same speech side by side, the release's signature figure.  Speech2Gesture has
-no templates: only ``template`` mode, without a template.
+``grid`` shows K templates on the same speech side by side, the release's signature figure.  Methods without
+templates (Speech2Gesture, the ablations without templates, Audio to Body Dynamics, MoGlow): only ``template``
+mode, without a template; MoGlow draws each window's latent from (seed, window) at its temperature.
 """
 
 import logging
@@ -51,16 +52,20 @@ def split_windows(audio, frames=CLIP_FRAMES, fps=FPS, rate=AUDIO_RATE):
 
 
 def morph_templates(a, b, n):
-    """``n`` templates moving linearly from ``a`` (first) to ``b`` (last): [n, D]."""
-    alpha = np.linspace(0.0, 1.0, n)[:, None] if n > 1 else np.zeros((1, 1))
+    """``n`` templates moving linearly from ``a`` (first) to ``b`` (last): [n, D] (or [n, D, 64] frame-wise)."""
+    a = np.asarray(a)
+    alpha = (np.linspace(0.0, 1.0, n) if n > 1 else np.zeros(1)).reshape(n, *[1] * a.ndim)
     return ((1 - alpha) * np.asarray(a, np.float64) + alpha * np.asarray(b, np.float64)).astype(np.float32)
 
 
-def predict_windows(model, windows, templates=None, batch=BATCH):
-    """Generator output for each window: windows [W, 68266], templates [W, D] or None -> [W * 64, 2, 121]."""
+def predict_windows(model, windows, templates=None, batch=BATCH, seed=0):
+    """The model's poses for each window: windows [W, 68266], templates [W, D] or None -> [W * 64, 2, 121].
+    MoGlow draws window w's latent from (seed, w)."""
     out = []
     for i in range(0, len(windows), batch):
         tpl = None if templates is None else templates[i:i + batch]
+        if model.definition.family == "moglow":
+            tpl = model.noise(seed, range(i, min(i + batch, len(windows))))
         out.append(np.asarray(model.predict(windows[i:i + batch], tpl).cpu()))
     poses = np.concatenate(out)  # [W, 64, 2, 121]
     return poses.reshape(-1, *poses.shape[2:])
@@ -93,7 +98,7 @@ def demo_poses(model, audio, mode="grid", indices=(), count=4, seed=0):
         if mode != "template":
             raise ValueError(f"{model.method} has no templates: mode '{mode}' needs them, use mode 'template'")
         log.info("%s has no templates: one prediction from the audio alone", model.method)
-        return [predict_windows(model, windows)[:n_frames]], [model.method], None
+        return [predict_windows(model, windows, seed=seed)[:n_frames]], [model.method], None
     table = model.templates.detach().cpu().numpy()
     rows = choose_templates(len(table), mode, indices, count, seed)
     log.info("mode %s with template rows %s of %d", mode, rows, len(table))
@@ -107,17 +112,18 @@ def demo_poses(model, audio, mode="grid", indices=(), count=4, seed=0):
 
 
 def run_demo(model_path, stats_path, audio_path, video_out, strip_out, mode="grid", indices=(), count=4, seed=0,
-             strip_frames=8, device=None, threads=0, panel=None, pose_vae=None, index_csv=None):
+             strip_frames=8, device=None, threads=0, panel=None, pose_vae=None, index_csv=None, temperature=None):
     """A demo video (and its strip image) of the model at ``model_path`` (ours or the authors'; a release SDT-VAE
     takes its templates from ``pose_vae``) driven by any audio file.  ``panel`` (H, W) of each panel: default
     1280x720 for one panel (the release's canvas), 480x540 in a grid.  ``index_csv``: see
-    :func:`sdt.inference.load_gesture_model`."""
+    :func:`sdt.inference.load_gesture_model`.  ``temperature``: MoGlow's sampling temperature (None = 1)."""
     from sdt.inference import load_gesture_model
 
     if mode not in MODES:
         raise ValueError(f"demo mode must be one of {MODES}, got {mode!r}")
     model = load_gesture_model(model_path, pick_device(device, threads), stats=load_stats(stats_path),
-                               pose_vae=pose_vae, index_csv=index_csv)
+                               pose_vae=pose_vae, index_csv=index_csv,
+                               temperature=1.0 if temperature is None else temperature)
     audio = decode_audio(audio_path, AUDIO_RATE)
     if is_silent(audio):
         log.warning("%s is silent: the gestures will show what the model does without speech", audio_path)

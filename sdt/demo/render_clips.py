@@ -26,10 +26,11 @@ def _clip_labels(index_csv, rows):
 
 
 def render_clips(model_path, stats_path, dev_poses, dev_audio, video_out, index_csv=None, n_clips=4, seed=0,
-                 device=None, threads=0, panel=(540, 480), pose_vae=None):
+                 device=None, threads=0, panel=(540, 480), pose_vae=None, temperature=None):
     """Prediction next to ground truth on ``n_clips`` evenly spaced dev clips, one after the other, with
-    their speech.  SDT models use a template row drawn with ``seed`` per clip (the release's test default).  The
-    model is ours or the authors' (a release SDT-VAE takes its templates from ``pose_vae``)."""
+    their speech.  SDT models use a template row drawn with ``seed`` per clip (the release's test default); MoGlow
+    draws each clip's latent from (seed, clip) at ``temperature`` (None = 1).  The model is ours or the authors' (a
+    release SDT-VAE takes its templates from ``pose_vae``)."""
     from sdt.inference import load_gesture_model
 
     stats = load_stats(stats_path)
@@ -39,8 +40,8 @@ def render_clips(model_path, stats_path, dev_poses, dev_audio, video_out, index_
         raise InputError(dev_poses, "no dev clips to render")
     rows = np.unique(np.round(np.linspace(0, len(poses) - 1, min(n_clips, len(poses)))).astype(int))
     model = load_gesture_model(model_path, pick_device(device, threads), stats=stats, pose_vae=pose_vae,
-                               index_csv=index_csv)
-    tpl = None
+                               index_csv=index_csv, temperature=1.0 if temperature is None else temperature)
+    tpl = model.noise(seed, rows) if model.definition.family == "moglow" else None
     if model.templates is not None:
         pick = np.random.default_rng(seed).integers(len(model.templates), size=len(rows))
         tpl = model.templates.detach().cpu().numpy()[pick]

@@ -1,9 +1,11 @@
 """Evaluating one method on a speaker's dev clips (SDT_SPEC 6) -> one JSON of metrics.
 
-Methods: an audio-to-pose model (``s2g``, ``sdt_bp``, ``sdt_vae``: our checkpoint or the release's) or a reference
-row: ``ground_truth`` (the true poses themselves: L2 0 and FTD ~0, a check of the whole chain) and ``mean_pose``
-(the speaker's mean global pose, ``stats.npz`` mean_global, on every frame).  Every metric is computed on final
-results (neck-relative px on Oliver's scale, sdt.poses.final_results); FTD of every method uses the same pose VAE.
+Methods: an audio-to-pose model of any family (sdt.methods: ``s2g``, ``sdt_bp``, ``sdt_vae``, the ablations,
+``audio2body``, ``moglow``, the config's own variants; our checkpoint or the release's), predicting through
+sdt.inference.GestureModel, or a reference row: ``ground_truth`` (the true poses themselves: L2 0 and FTD ~0, a
+check of the whole chain) and ``mean_pose`` (the speaker's mean global pose, ``stats.npz`` mean_global, on every
+frame).  Every metric is computed on final results (neck-relative px on Oliver's scale, sdt.poses.final_results);
+FTD of every method uses the same pose VAE; BC uses the onsets of each clip's speech (sdt.evaluate.metrics).
 
 Template at test time (SDT_SPEC 5), ``EvalSettings.template``:
   random_train  a random row of the model's template table (SDT-BP: its learnt table; SDT-VAE: the VAE's means)
@@ -12,11 +14,13 @@ Template at test time (SDT_SPEC 5), ``EvalSettings.template``:
 Diversity: K predictions per clip under K templates drawn as for random_train (as for normal with
 template=normal; vae_of_truth gives one template per clip, so its K draws come from the table too), mean
 pairwise L2.  Every random draw comes from a CPU torch.Generator seeded with one seed, for the whole split at
-once: a seed gives the same templates whatever the batch size or device.  Methods without templates are
-deterministic: they run once (seed null) and their diversity is 0; ground_truth has none (null).
+once: a seed gives the same templates whatever the batch size or device.  MoGlow draws its latent z instead (K
+per clip, z = EvalSettings.temperature x N(0, I)), each clip's from its own generator (seed, sample, clip): the
+same z whatever the batch.  Methods that draw nothing are deterministic: they run once (seed null) and their
+diversity is 0; ground_truth has none (null).
 
-FTD's encoder takes normalised parted poses.  A global-pose model (Speech2Gesture) has two inputs
-(``EvalSettings.ftd_global_input``, issue 14): ``release`` (default, comparable with the paper: the release's
+FTD's encoder takes normalised parted poses.  A global-pose model (Speech2Gesture, the global Table 3 rows) has
+two inputs (``EvalSettings.ftd_global_input``, issue 14): ``release`` (default, comparable with the paper: the release's
 ``transform_normalized_parted2global`` of the normalised global poses, applied to prediction and truth alike,
 sdt.poses.release_global_to_encoder) and ``parted`` (the final poses made parted, as for every other model).
 Both are computed and stored (FTD_release, FTD_parted, ...); FTD is the chosen one.
@@ -40,7 +44,7 @@ from sdt.evaluate import metrics
 from sdt.evaluate.metrics import FTD_BY_INPUT, METRICS, aggregate
 from sdt.inference import load_gesture_model, load_pose_encoder
 from sdt.io import sha256, write_text
-from sdt.methods import AUDIO_TO_POSE, REFERENCES
+from sdt.methods import REFERENCES, Method
 from sdt.poses import load_stats, to_121
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,7 @@ class EvalSettings:
     pck_threshold: float = metrics.PCK_THRESHOLD  # fraction of the true pose's larger bounding-box side
     batch_size: int = 64  # clips per forward pass
     ftd_global_input: str = "release"  # FTD of global-pose models: the release's encoder input, or "parted"
+    temperature: float = 1.0  # MoGlow: its latent z = temperature x N(0, I)
 
     def __post_init__(self):
         self.seeds = tuple(int(s) for s in self.seeds)
@@ -67,8 +72,8 @@ class EvalSettings:
             raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
         if self.diversity_samples == 1 or self.diversity_samples < 0:
             raise ValueError(f"diversity_samples must be 0 (off) or >= 2, got {self.diversity_samples}")
-        if self.batch_size < 1 or not 0 < self.pck_threshold:
-            raise ValueError("batch_size must be >= 1 and pck_threshold > 0")
+        if self.batch_size < 1 or not 0 < self.pck_threshold or self.temperature < 0:
+            raise ValueError("batch_size must be >= 1, pck_threshold > 0 and temperature >= 0")
 
 
 class DevClips:
@@ -86,6 +91,12 @@ class DevClips:
 
     def __len__(self):
         return len(self.poses)
+
+    def onsets(self):
+        """Onset times (s) of every clip's speech (for BC): a list of arrays; none at all without audio."""
+        if self.audio is None:
+            return [np.zeros(0)] * len(self)
+        return [metrics.audio_onsets(np.asarray(a, dtype=np.float32)) for a in self.audio]
 
     def _read(self, start, size, scale):
         true = to_121(np.asarray(self.poses[start:start + size, :, :2], dtype=np.float32)) * np.float32(scale)
@@ -109,32 +120,48 @@ def file_info(path):
     return {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": sha256(path)}
 
 
-def load_model(method, path, pose_vae, stats, device, index_csv=None):
-    """A :class:`sdt.inference.GestureModel` checked against ``method``; a release SDT-VAE gets its templates
-    (the VAE's clip means) from ``pose_vae``; with ``index_csv`` its table must have one row per train row."""
-    model = load_gesture_model(path, device, stats=stats, pose_vae=pose_vae, index_csv=index_csv)
-    dim = model.generator.cfg.template_dim
-    if method == "s2g" and dim:
-        raise InputError(path, f"a generator with {dim}-dimensional templates is not a Speech2Gesture model")
-    if method != "s2g" and not dim:
-        raise InputError(path, f"a generator without templates is not an {method} model")
+def load_model(method, path, pose_vae, stats, device, index_csv=None, temperature=1.0):
+    """A :class:`sdt.inference.GestureModel` checked against ``method`` (a :class:`sdt.methods.Method` or a paper
+    method's name: its family and whether it has templates); a release SDT-VAE gets its templates (the VAE's clip
+    means) from ``pose_vae``; with ``index_csv`` its table must have one row per train row; ``temperature``:
+    MoGlow's."""
+    method = Method.of(method)
+    model = load_gesture_model(path, device, stats=stats, pose_vae=pose_vae, index_csv=index_csv,
+                               temperature=temperature)
+    if model.definition.family != method.family:
+        raise InputError(path, f"a {model.definition.family} model is not {method.name} (a {method.family} method)")
+    dim = getattr(model.net.cfg, "template_dim", 0)
+    if method.template == "none" and dim:
+        raise InputError(path, f"a generator with {dim}-dimensional templates is not a {method.label or method.name} "
+                               f"model ({method.name} has no templates)")
+    if method.template != "none" and not dim:
+        raise InputError(path, f"a generator without templates is not an {method.name} model")
     if dim and model.templates is None:
         raise InputError(path, "holds no template table: give the pose VAE whose clip means are its templates")
     if dim and model.templates.shape[1] != dim:
         raise InputError(path, f"templates of {model.templates.shape[1]} dimensions for a generator taking {dim}")
-    if model.release and method == "sdt_vae":
+    if model.release and method.template == "vae":
         log.info("%s has no template table: using the %d clip means of %s", path, len(model.templates), pose_vae)
     return model
 
 
 def template_draws(model, n, settings, seed):
-    """[K, N, D] templates for diversity (and for the main prediction unless template=vae_of_truth)."""
+    """[K, N, D] (or [K, N, D, 64] frame-wise) templates for diversity (and for the main prediction unless
+    template=vae_of_truth)."""
     k = max(settings.diversity_samples, 1)
     g = torch.Generator().manual_seed(seed)
     if settings.template == "normal":
-        return torch.randn(k, n, model.template_dim, generator=g)
+        return torch.randn(k, n, *model.templates.shape[1:], generator=g)
     table = model.templates.detach().float().cpu()
     return table[torch.randint(len(table), (k, n), generator=g)]
+
+
+def batch_latents(model, draws, settings, seed, start, size):
+    """The K latents [K, B, ...] of clips start .. start + size: rows of the split's template draws, or MoGlow's z."""
+    if draws is not None:
+        return draws[:, start:start + size]
+    clips = range(start, start + size)
+    return torch.stack([model.noise(seed, clips, sample=k) for k in range(max(settings.diversity_samples, 1))])
 
 
 def encoder_codes(encoder, poses_final, inputs):
@@ -157,15 +184,18 @@ def ftd_scores(pred_codes, true_codes, chosen):
 
 
 class _Scores:
-    """Per-clip metrics and predicted codes of one run (one seed), gathered batch by batch."""
+    """Per-clip metrics, predicted codes and predictions of one run (one seed), gathered batch by batch."""
 
     def __init__(self, seed):
-        self.seed, self.clip, self.codes = seed, {m: [] for m in ("L2", "lip_sync_error", "PCK", "diversity")}, {}
+        self.seed, self.codes, self.preds = seed, {}, []
+        self.clip = {m: [] for m in ("L2", "lip_sync_error", "PCK", "diversity", "BC")}
 
-    def add(self, pred, true, codes, threshold, samples=None):
+    def add(self, pred, true, codes, threshold, onsets, samples=None):
         self.clip["L2"].append(metrics.l2(pred, true))
         self.clip["lip_sync_error"].append(metrics.lip_sync_error(pred, true))
         self.clip["PCK"].append(metrics.pck(pred, true, threshold))
+        self.clip["BC"].append(metrics.beat_consistency(pred, onsets))
+        self.preds.append(torch.as_tensor(pred).float().cpu().numpy())  # [B, T, 2, P]: L1div is over the split
         if samples is not None:
             self.clip["diversity"].append(metrics.diversity(torch.stack(samples)))
         for i, c in codes.items():  # {FTD input: [B, 2D]}: mu, logvar
@@ -181,13 +211,17 @@ class _Scores:
             out.update(dict.fromkeys(("FTD", "FTD_mu_logvar", *FTD_BY_INPUT)))
         out["diversity"] = float(np.concatenate(self.clip["diversity"]).mean()) if self.clip["diversity"] else diversity
         out["PCK"] = float(np.concatenate(self.clip["PCK"]).mean())
+        bc = np.concatenate(self.clip["BC"])  # NaN for a clip without speech onsets: left out
+        out["BC"] = float(np.nanmean(bc)) if np.isfinite(bc).any() else None
+        out["L1div"] = metrics.l1_diversity(np.concatenate(self.preds))
         return out
 
 
-def _predictions(model, audio, true_mu, draws, settings):
-    """The main prediction and the K diversity samples of one batch (the main one is sample 0 when drawn)."""
-    samples = [model.predict(audio, draws[k]) for k in range(len(draws))]
-    main = model.predict(audio, true_mu) if settings.template == "vae_of_truth" else samples[0]
+def _predictions(model, audio, true_mu, latents, settings):
+    """The main prediction and the K diversity samples of one batch (the main one is sample 0 unless
+    template=vae_of_truth gives a templated model the VAE's mu of the truth)."""
+    samples = [model.predict(audio, latents[k]) for k in range(len(latents))]
+    main = model.predict(audio, true_mu) if settings.template == "vae_of_truth" and model.template_dim else samples[0]
     return main, samples if settings.diversity_samples else None
 
 
@@ -202,10 +236,11 @@ def evaluate_split(method, clips, encoder, stats, settings, model=None, progress
     if templated and settings.template == "vae_of_truth" and model.template_dim != encoder.vae.cfg.code_dim:
         raise ValueError(f"template=vae_of_truth: the VAE's codes have {encoder.vae.cfg.code_dim} dimensions, the "
                          f"generator's templates {model.template_dim}")
-    seeds = settings.seeds if templated else (None,)
-    draws = {s: template_draws(model, len(clips), settings, s) for s in seeds} if templated else {}
+    seeds = settings.seeds if model is not None and model.definition.stochastic else (None,)
+    draws = {s: template_draws(model, len(clips), settings, s) if templated else None for s in seeds}
     runs = {s: _Scores(s) for s in seeds}
     mean_pose = torch.as_tensor(stats["mean_global"] * scale, device=device)  # [2, 121]
+    onsets = clips.onsets()
     true_codes, timing = {}, {"wait": 0.0, "compute": 0.0}
     bar = tqdm(total=len(clips), unit="clip", desc=desc, disable=None if progress else True)
     t0 = time.perf_counter()
@@ -221,13 +256,13 @@ def evaluate_split(method, clips, encoder, stats, settings, model=None, progress
             pred, samples = true, None  # ground_truth
             if method == "mean_pose":
                 pred = mean_pose.expand_as(true)
-            elif templated:
-                batch_draws = draws[seed][:, start:start + len(true)].to(device)
-                pred, samples = _predictions(model, audio, mu, batch_draws, settings)
+            elif seed is not None:  # templates or MoGlow's latents
+                latents = batch_latents(model, draws[seed], settings, seed, start, len(true)).to(device)
+                pred, samples = _predictions(model, audio, mu, latents, settings)
             elif model is not None:
                 pred = model.predict(audio)
             codes = {} if encoder is None else encoder_codes(encoder, pred, inputs)
-            scores.add(pred, true, codes, settings.pck_threshold, samples)
+            scores.add(pred, true, codes, settings.pck_threshold, onsets[start:start + len(true)], samples)
         bar.update(len(true))
         t2 = time.perf_counter()
         timing["wait"], timing["compute"], t0 = timing["wait"] + t1 - t0, timing["compute"] + t2 - t1, t2
@@ -243,41 +278,44 @@ def evaluate_split(method, clips, encoder, stats, settings, model=None, progress
 
 def evaluate(speaker, method, dev_poses, stats_path, pose_vae, output, dev_audio=None, model_path=None,
              settings=None, threads=None, device=None, progress=True, index_csv=None):
-    """Evaluate ``method`` on one speaker's dev split and write ``output`` (JSON): every metric of
-    :data:`METRICS` and FTD on both encoder inputs (FTD_BY_INPUT) (mean over seeds) at the top level,
-    ``ftd_input`` (the input FTD used), ``std``, ``per_seed``, n_clips, seeds, settings, the statistics used
-    (``stats``: path, source computed | release, scale_factor) and the checkpoints used (model and the pose VAE of
-    FTD, with their SHA-256).  ``index_csv`` (clips.csv): the model's template table must have one row per train
-    row of it."""
+    """Evaluate ``method`` (a reference row's name, or an audio-to-pose method: a :class:`sdt.methods.Method`,
+    its definition dict or a paper method's name) on one speaker's dev split and write ``output`` (JSON): every
+    metric of :data:`METRICS` and FTD on both encoder inputs (FTD_BY_INPUT) (mean over seeds) at the top level,
+    ``ftd_input`` (the input FTD used), ``std``, ``per_seed``, n_clips, seeds, settings, the method's definition,
+    the statistics used (``stats``: path, source computed | release, scale_factor) and the checkpoints used (model
+    and the pose VAE of FTD, with their SHA-256).  ``index_csv`` (clips.csv): the model's template table must have
+    one row per train row of it.  Without ``dev_audio`` (a reference row may do without) BC is null."""
     settings = settings if isinstance(settings, EvalSettings) else EvalSettings(**(settings or {}))
-    if method not in AUDIO_TO_POSE + REFERENCES:
-        raise ValueError(f"unknown method {method!r}: expected one of {AUDIO_TO_POSE + REFERENCES}")
-    if method in AUDIO_TO_POSE and (model_path is None or dev_audio is None):
-        raise ValueError(f"{method} needs a model checkpoint and the dev audio")
+    definition = None if method in REFERENCES else Method.of(method)
+    name = method if definition is None else definition.name
+    if definition is not None and (model_path is None or dev_audio is None):
+        raise ValueError(f"{name} needs a model checkpoint and the dev audio")
     device = pick_device(device, threads)
     start = time.perf_counter()
     stats = load_stats(stats_path)
     encoder = load_pose_encoder(pose_vae, device, stats=stats)
-    model = load_model(method, model_path, pose_vae, stats, device, index_csv) if method in AUDIO_TO_POSE else None
-    clips = DevClips(dev_poses, dev_audio if model is not None else None)
-    for net in (encoder.vae, None if model is None else model.generator):
-        if net is not None and net.cfg.n_frames != clips.poses.shape[1]:
-            raise InputError(dev_poses, f"clips of {clips.poses.shape[1]} frames, the networks take {net.cfg.n_frames}")
-    log.info("%s / %s: %d dev clips, device %s, settings %s, %s statistics (%s)", speaker, method, len(clips), device,
+    model = None if definition is None else load_model(definition, model_path, pose_vae, stats, device, index_csv,
+                                                       settings.temperature)
+    clips = DevClips(dev_poses, dev_audio)
+    for n_frames in (encoder.vae.cfg.n_frames, None if model is None else model.n_frames):
+        if n_frames is not None and n_frames != clips.poses.shape[1]:
+            raise InputError(dev_poses, f"clips of {clips.poses.shape[1]} frames, the networks take {n_frames}")
+    log.info("%s / %s: %d dev clips, device %s, settings %s, %s statistics (%s)", speaker, name, len(clips), device,
              asdict(settings), stats["stats_source"], stats_path)
-    per_seed = evaluate_split(method, clips, encoder, stats, settings, model, progress, f"{speaker} {method}")
+    per_seed = evaluate_split(name, clips, encoder, stats, settings, model, progress, f"{speaker} {name}")
     mean, std = aggregate(per_seed, METRICS + FTD_BY_INPUT)
     result = {
-        "speaker": speaker, "method": method, "split": "dev", **mean, "n_clips": len(clips),
+        "speaker": speaker, "method": name, "split": "dev", **mean, "n_clips": len(clips),
         "representation": None if model is None else "parted" if model.parted else "global",
         "ftd_input": settings.ftd_global_input if model is not None and not model.parted else "parted",
         "seeds": [r["seed"] for r in per_seed if r["seed"] is not None], "std": std, "per_seed": per_seed,
-        "settings": asdict(settings), "device": str(device),
+        "settings": asdict(settings), "definition": None if model is None else model.definition.as_dict(),
+        "device": str(device),
         "stats": {"path": str(stats_path), "source": stats["stats_source"], "scale_factor": stats["scale_factor"]},
         "checkpoints": {"model": None if model is None else {**file_info(model_path), "loaded_as": model.method},
                         "pose_vae": file_info(pose_vae)},
         "seconds": round(time.perf_counter() - start, 2),
     }
     write_text(output, json.dumps(result, indent=2, allow_nan=False) + "\n")
-    log.info("%s / %s: %s", speaker, method, ", ".join(f"{m} {mean[m]}" for m in METRICS))
+    log.info("%s / %s: %s", speaker, name, ", ".join(f"{m} {mean[m]}" for m in METRICS))
     return result

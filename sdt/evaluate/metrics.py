@@ -3,7 +3,10 @@
 Poses are [..., T, 2, P] (a split: [N, 64, 2, 121]); numpy arrays or torch tensors (converted to float64
 numpy).  Per-clip metrics return an array of the leading shape ([N]); a split's value is its mean (every clip
 has the same T and P, so that equals the release's mean over all frames and points).  L2, lip-sync error and
-FTD: lower is better.  Added here (not in the paper): diversity (higher = more varied) and PCK (higher is better).
+FTD: lower is better.  Added here (not in the paper): diversity (higher = more varied), PCK (higher is better), and
+two metrics the field reports today (Bailando, Li et al. CVPR 2022; EMAGE, Liu et al. CVPR 2024), so SDT's rows can
+be compared with newer work: beat consistency BC (higher = motion beats closer to the speech onsets) and L1
+diversity L1div (higher = more varied across clips).
 """
 
 import math
@@ -14,12 +17,15 @@ import torch
 from scipy import linalg
 
 from sdt import layout
-from sdt.constants import FTD_INPUTS
+from sdt.constants import AUDIO_RATE, FPS, FTD_INPUTS
 
 LIP_EPS = 1e-4  # the release's guard against a clip whose mouth never opens
 FRECHET_EPS = 1e-6  # diagonal offset when sqrtm of the covariance product is not finite (standard FID recipe)
 PCK_THRESHOLD = 0.2  # PCK@0.2 of the true pose's larger bounding-box side (Yang & Ramanan; Speech2Gesture)
-METRICS = ("L2", "lip_sync_error", "FTD", "FTD_mu_logvar", "diversity", "PCK")  # an evaluation's metrics, in order
+BC_SIGMA = 0.3  # s: the Gaussian width of beat consistency (EMAGE's 0.3 s)
+BC_WINDOW = 3  # frames on each side a motion beat's speed must be below: +-0.2 s at 15 fps (EMAGE: +-7 at 30 fps)
+ONSET_HOP = 512  # samples between onset-strength frames (librosa's default, EMAGE's call): 32 ms at 16 kHz
+METRICS = ("L2", "lip_sync_error", "FTD", "FTD_mu_logvar", "diversity", "PCK", "BC", "L1div")  # in order
 # FTD on both pose-encoder inputs of a global-pose model (issue 14; SDT_SPEC 6): ``release`` (the release's
 # transform_normalized_parted2global) and ``parted`` (the prediction made parted); FTD above is the configured one.
 # For a parted model both inputs are the same.  Stored in the evaluation JSON, not in the table's columns.
@@ -135,3 +141,59 @@ def aggregate(per_seed, names=METRICS):
         mean[m] = float(np.mean(values))
         std[m] = float(np.std(values, ddof=1)) if len(values) > 1 else None
     return mean, std
+
+
+def audio_onsets(audio, rate=AUDIO_RATE):
+    """Onset times (s) of one clip's speech: ``librosa.onset.onset_detect(units="time")`` with hop 512, as EMAGE
+    computes its audio beats (spectral-flux onset strength of a log-mel spectrogram, peak-picked)."""
+    import librosa
+
+    audio = np.asarray(audio, dtype=np.float32)
+    return librosa.onset.onset_detect(y=audio, sr=rate, hop_length=ONSET_HOP, units="time")
+
+
+def mean_speed(poses, fps=FPS):
+    """[..., T, 2, P] -> [..., T] (px/s): each point's speed by central differences (one-sided at the two ends, as
+    EMAGE), averaged over the points."""
+    poses = _np(poses)
+    vel = np.gradient(poses, 1.0 / fps, axis=-3)  # [..., T, 2, P]
+    return np.linalg.norm(vel, axis=-2).mean(axis=-1)
+
+
+def motion_beats(poses, fps=FPS, window=BC_WINDOW):
+    """Motion beats of one sequence [T, 2, P]: the frames whose mean keypoint speed is strictly below the speed of
+    the ``window`` frames on each side (``scipy.signal.argrelextrema(np.less)``; near the ends the window is cut
+    off).  A still sequence has none."""
+    from scipy.signal import argrelextrema
+
+    return argrelextrema(mean_speed(poses, fps), np.less, order=window)[0]
+
+
+def beat_alignment(onsets, beats, sigma=BC_SIGMA):
+    """Mean over audio onsets (s) of exp(-d^2 / (2 sigma^2)), d the time (s) to the nearest motion beat: 1 when a
+    motion beat falls on every onset, 0 without motion beats; NaN without onsets (nothing to align to)."""
+    onsets, beats = np.asarray(onsets, np.float64), np.asarray(beats, np.float64)
+    if len(onsets) == 0:
+        return math.nan
+    if len(beats) == 0:
+        return 0.0
+    d = np.abs(onsets[:, None] - beats[None, :]).min(axis=1)
+    return float(np.exp(-(d**2) / (2 * sigma**2)).mean())
+
+
+def beat_consistency(poses, onsets, fps=FPS, window=BC_WINDOW, sigma=BC_SIGMA):
+    """BC per clip [N]: poses [N, T, 2, P] (final results), ``onsets`` N arrays of audio onset times (s)."""
+    poses = _np(poses)
+    if len(poses) != len(onsets):
+        raise ValueError(f"{len(poses)} clips of poses but {len(onsets)} of onsets")
+    return np.array([beat_alignment(a, motion_beats(p, fps, window) / fps, sigma) for p, a in zip(poses, onsets,
+                                                                                                   strict=True)])
+
+
+def l1_diversity(poses):
+    """L1 diversity of a split's predictions [N, T, 2, P] (EMAGE's L1div): the mean over all N x T frames and the
+    P points of the L1 distance (|dx| + |dy|, px) of each point to its mean over the split.  EMAGE sums over its
+    joints' coordinates; a mean over points keeps px per point, as L2.  0 for a method that never moves."""
+    poses = _np(poses)
+    mean = poses.reshape(-1, *poses.shape[-2:]).mean(axis=0)  # [2, P]
+    return float(np.abs(poses - mean).sum(axis=-2).mean())

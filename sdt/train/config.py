@@ -17,7 +17,8 @@ NOT_SETTINGS = ("preset", "gpus", "init_from")
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """The release's hyper-parameters by default (config.yaml's ``train:`` section documents each key)."""
+    """The release's hyper-parameters by default (config.yaml's ``train:`` section documents each key).  What
+    defines a method (its network, norm, poses, templates, adversarial weight) is its sdt.methods.Method."""
 
     epochs: int = 100
     batch_size: int = 32  # the global batch: split evenly over the processes of a distributed run
@@ -26,10 +27,9 @@ class TrainSettings:
     lr_gamma: float = 0.1
     seed: int = 0  # torch.manual_seed(0) in the release
     template_dim: int = 32  # SDT template / VAE code size
-    template_kl_weight: float = 0.1  # SDT-BP: KL of the batch's templates
-    template_lr_scale: float = 1.0  # SDT-BP: the template table's lr multiplier (the release's CLIP_CODE.LR_SCALING)
+    template_kl_weight: float = 0.1  # learned templates (SDT-BP, frame-wise too): KL of the batch's templates
+    template_lr_scale: float = 1.0  # learned templates: the table's lr multiplier (the release's CLIP_CODE.LR_SCALING)
     vae_kl_weight: float = 0.1  # pose VAE: KL weight (the release's 1.0 -> 0.1 of 2022-04-26)
-    gan_weight: float = 0.1  # Speech2Gesture: LSGAN weight of both the generator's and the discriminator's loss
     checkpoint_every: int = 1  # epochs between resumable checkpoints
     max_steps_per_epoch: int = 0  # 0 = the whole training split every epoch
     drop_last: bool = True  # drop the last partial batch of an epoch (the release's DataLoader drop_last=True)

@@ -31,7 +31,7 @@ def source_weights(path, method):
                 "configs": ckpt["model_configs"], "templates": ckpt.get("templates")}
     from sdt.release_checkpoint import load_release_checkpoint
 
-    kind = "vae" if method == POSE_VAE else "audio2pose"
+    kind = "vae" if method == POSE_VAE.name else "audio2pose"
     rel = load_release_checkpoint(ckpt if isinstance(ckpt, dict) else path, kind=kind)
     nets = {"vae": rel["vae"]} if kind == "vae" else {"netG": rel["generator"], "netD": rel["discriminator"]}
     nets = {k: v for k, v in nets.items() if v is not None}

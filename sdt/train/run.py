@@ -4,69 +4,58 @@ checkpoint payload.  The per-step maths is in sdt/train/engine.py, the epoch loo
 import contextlib
 import math
 import random
-from dataclasses import asdict
 
 import numpy as np
 import torch
 
-from models.discriminator import PoseDiscriminatorConfig, PoseSequenceDiscriminator
-from models.generator import GeneratorConfig, SequenceGeneratorCNN
-from models.pose_vae import PoseSeqVAE, PoseVAEConfig
 from sdt.audio import MelSpectrogram
 from sdt.checkpoint import stats_payload
-from sdt.train import distributed
+from sdt.methods import Method
+from sdt.train import distributed, steps
 from sdt.train.config import TrainSettings
 from sdt.train.engine import check_finite
 from sdt.train.perf import FastMode, fast_mode
 
 
-def build_networks(method, template_dim=32):
-    """The networks of a method with their configs (what a checkpoint needs to rebuild them)."""
-    if method == "pose_vae":
-        cfg = PoseVAEConfig(code_dim=template_dim)
-        return {"vae": PoseSeqVAE(cfg)}, {"vae": asdict(cfg)}
-    if method == "s2g":  # Speech2Gesture baseline: batch norm, global poses, motion discriminator
-        g_cfg, d_cfg = GeneratorConfig(template_dim=0, norm="BN"), PoseDiscriminatorConfig()
-        nets = {"netG": SequenceGeneratorCNN(g_cfg), "netD": PoseSequenceDiscriminator(d_cfg)}
-        return nets, {"netG": asdict(g_cfg), "netD": asdict(d_cfg)}
-    g_cfg = GeneratorConfig(template_dim=template_dim, norm="IN")
-    return {"netG": SequenceGeneratorCNN(g_cfg)}, {"netG": asdict(g_cfg)}
+def build_networks(method, settings):
+    """The networks of a method (a :class:`sdt.methods.Method` or a name) with their configs (what a checkpoint
+    needs to rebuild them), built by its family's step module (sdt/train/steps/)."""
+    definition = Method.of(method)
+    return steps.family(definition.family).build(definition, TrainSettings.of(settings))
 
 
 class Run:
     """The state of one training run: networks, optimisers, schedules, templates, buffers, counters."""
 
     def __init__(self, method, settings, stats, n_train, device, fixed_templates=None, writer=None):
+        """``method``: a :class:`sdt.methods.Method`, its definition dict or a paper method's name."""
         settings = TrainSettings.of(settings)
-        self.method, self.settings, self.device, self.writer = method, settings, device, writer
-        self.parted = method != "s2g"  # the baseline trains on global poses (SDT_SPEC 4)
+        self.definition = Method.of(method)
+        self.method, self.family = self.definition.name, steps.family(self.definition.family)
+        self.settings, self.device, self.writer = settings, device, writer
+        self.parted = self.definition.parted  # parted or global poses (SDT_SPEC 1.3)
         self.stats = stats
         self.stats_t = {k: (torch.as_tensor(v, device=device) if isinstance(v, np.ndarray) else v)
                         for k, v in stats.items()}
         self.epoch, self.step, self.history = 0, 0, []
         self.ctx, self.wrapped, self.init_info = distributed.SINGLE, {}, None  # see distribute() and init_from
-        self.nets, self.configs = build_networks(method, settings.template_dim)
+        self.nets, self.configs = self.family.build(self.definition, settings)
         self.nets = {k: v.to(device) for k, v in self.nets.items()}
         self.mel = MelSpectrogram().to(device)
-        lr = settings.lr
-        fused = device.type in ("cpu", "cuda")  # one kernel for all tensors: ~5x faster than the per-tensor loop
-        self.opts = {k: torch.optim.Adam(v.parameters(), lr=lr, fused=fused) for k, v in self.nets.items()}
+        self.fused = device.type in ("cpu", "cuda")  # one kernel for all tensors: ~5x faster than the per-tensor loop
+        self.opts = {k: torch.optim.Adam(v.parameters(), lr=settings.lr, fused=self.fused)
+                     for k, v in self.nets.items()}
         self.buffers, self.templates = {}, None
-        dim = settings.template_dim
-        if method == "pose_vae":
-            self.buffers = {k: torch.zeros(n_train, dim, device=device) for k in ("clip_code_mu", "clip_code_logvar")}
-        elif method == "sdt_bp":  # zero-initialised template table, its own Adam (SDT_SPEC 5)
-            self.templates = torch.nn.Parameter(torch.zeros(n_train, dim, device=device))
-            self.opts["templates"] = torch.optim.Adam([self.templates], lr=lr * settings.template_lr_scale, fused=fused)
-        elif method == "sdt_vae":
-            if fixed_templates is None or len(fixed_templates) != n_train:
-                raise ValueError("SDT-VAE needs the pose VAE's templates, one per training clip")
-            self.templates = torch.as_tensor(fixed_templates, dtype=torch.float32, device=device)
+        self.family.init_state(self, n_train, fixed_templates)  # templates (and their Adam), buffers, features
         milestones = settings.milestones()
         self.scheds = {k: torch.optim.lr_scheduler.MultiStepLR(o, milestones, settings.lr_gamma)
                        for k, o in self.opts.items()}
         self.fast, self.compiled = FastMode(), {}
         self.apply_fast_mode(fast_mode(device, settings.fast))
+
+    def prepare(self, train_set):
+        """What the networks fit on the training clips before the first step (the baselines' input statistics)."""
+        self.family.prepare(self, train_set)
 
     def apply_fast_mode(self, mode):
         """Mixed precision, channels-last audio encoders and compiled networks (sdt.train.perf.FastMode).  Checkpoints
@@ -133,20 +122,15 @@ class Run:
 
     @torch.no_grad()
     def predict_normalised(self, batch, generator=None):
-        """Normalised poses [B, 64, 2, 121]: a VAE reconstruction, or the generator with random templates."""
-        if self.method == "pose_vae":
-            return self.nets["vae"](batch["poses"])[0]
-        mel = self.mel(batch["audio"])
-        templates = None
-        if self.templates is not None:
-            rows = torch.randint(len(self.templates), (len(mel),), generator=generator).to(self.device)
-            templates = self.templates[rows]
-        return self.nets["netG"](mel, templates).float()
+        """Normalised poses [B, 64, 2, 121] of the method for a batch (its family's ``predict``: templates and
+        MoGlow's latents drawn with ``generator``)."""
+        return self.family.predict(self, batch, generator)
 
     # -- checkpoints ------------------------------------------------------------------------------------
     def payload(self, with_optimisers=True):
         p = {
-            "method": self.method, "epoch": self.epoch, "step": self.step, "settings": self.settings.as_dict(),
+            "method": self.method, "definition": self.definition.as_dict(), "epoch": self.epoch, "step": self.step,
+            "settings": self.settings.as_dict(),
             "model_configs": self.configs, "history": self.history, "parted": self.parted,
             "state_dicts": {k: v.state_dict() for k, v in self.nets.items()},
             "buffers": {k: v.detach().cpu() for k, v in self.buffers.items()},
@@ -168,7 +152,7 @@ class Run:
             s.load_state_dict(ckpt["schedulers"][k])
         for k, b in ckpt["buffers"].items():
             self.buffers[k].copy_(b)
-        if self.method == "sdt_bp":
+        if isinstance(self.templates, torch.nn.Parameter):  # a learned table (SDT-BP)
             self.templates.data.copy_(ckpt["templates"])
         self.epoch, self.step, self.history = ckpt["epoch"], ckpt["step"], list(ckpt["history"])
         self.init_info = ckpt.get("init_from")

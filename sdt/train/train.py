@@ -1,8 +1,8 @@
-"""Rules train_pose_vae, train_sdt_bp, train_sdt_vae, train_s2g: the training of one model, epoch by epoch, with
-resumable checkpoints, validation (sdt/train/validate.py), videos (sdt/train/videos.py), history and TensorBoard,
-on one process or several (torchrun: sdt/train/launch.py, sdt/train/distributed.py), optionally fine-tuning a
-trained model (sdt/train/init_from.py).  A run's state is sdt/train/run.py's ``Run``, the per-step maths
-sdt/train/engine.py.
+"""Rules train_pose_vae, train_generator, train_audio2body, train_moglow: the training of one model of one method,
+epoch by epoch, with resumable checkpoints, validation (sdt/train/validate.py), videos (sdt/train/videos.py),
+history and TensorBoard, on one process or several (torchrun: sdt/train/launch.py, sdt/train/distributed.py),
+optionally fine-tuning a trained model (sdt/train/init_from.py).  A run's state is sdt/train/run.py's ``Run``, the
+epoch loop sdt/train/engine.py, the method's own networks and step its family's module (sdt/train/steps/).
 
 Resuming (issue 9): ``run_dir/checkpoints/last.pt`` is a resume point only for an *interrupted* run with the same
 fingerprint: the code, every input file's content and every setting that decides the result (not the speed-only
@@ -20,6 +20,7 @@ import pandas as pd
 from sdt.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from sdt.device import pick_device
 from sdt.io import write_csv
+from sdt.methods import Method
 from sdt.poses import load_stats
 from sdt.train import distributed, engine
 from sdt.train.config import TrainSettings
@@ -57,7 +58,8 @@ def run_fingerprint(method, settings, files, code):
 
 def train(method, data, model_out, history_out, run_dir, settings, pose_vae=None, ftd_vae=None, init_from=None,
           code=None, threads=None, progress=True):
-    """Train ``method`` on ``data`` (paths: train_poses, train_audio, dev_poses, dev_audio, stats).
+    """Train ``method`` (a :class:`sdt.methods.Method`, its definition dict or a paper method's name) on ``data``
+    (paths: train_poses, train_audio, dev_poses, dev_audio, stats).
 
     ``pose_vae``: SDT-VAE's templates; ``ftd_vae``: the pose VAE of validation's FTD; ``init_from``: a model to
     start from; ``code``: the step's code digest (default: this checkout's).  In a process started by torchrun
@@ -66,8 +68,9 @@ def train(method, data, model_out, history_out, run_dir, settings, pose_vae=None
     """
     ctx = distributed.setup()
     try:
-        return _train(ctx, method, data, Path(model_out), history_out, Path(run_dir), TrainSettings.of(settings),
-                      {"pose_vae": pose_vae, "ftd_vae": ftd_vae, "init_from": init_from}, code, threads, progress)
+        inputs = {"pose_vae": pose_vae, "ftd_vae": ftd_vae, "init_from": init_from}
+        return _train(ctx, Method.of(method), data, Path(model_out), history_out, Path(run_dir),
+                      TrainSettings.of(settings), inputs, code, threads, progress)
     finally:
         distributed.teardown(ctx)
 
@@ -96,22 +99,24 @@ def _train(ctx, method, data, model_out, history_out, run_dir, settings, inputs,
     device = pick_device(distributed.device_of(ctx) if ctx.active else None, threads)
     seed_everything(settings.seed)
     stats = load_stats(data["stats"])
-    parted = method != "s2g"
-    train_set = ClipBatches(data["train_poses"], data["train_audio"], stats, parted)
-    dev_set = ClipBatches(data["dev_poses"], data["dev_audio"], stats, parted)
+    train_set = ClipBatches(data["train_poses"], data["train_audio"], stats, method.parted)
+    dev_set = ClipBatches(data["dev_poses"], data["dev_audio"], stats, method.parted)
     if len(train_set) == 0:
         raise ValueError(f"{data['train_poses']}: no training clips")
     sampler, loader = _loaders(ctx, settings, train_set)
-    fixed = _fixed_templates(inputs["pose_vae"], len(train_set)) if method == "sdt_vae" else None
-    fp = run_fingerprint(method, settings, {**data, **inputs}, code or default_code()) if ctx.main else None
+    fixed = _fixed_templates(inputs["pose_vae"], len(train_set)) if method.template == "vae" else None
+    definition = {"name": method.name, **method.definition()}
+    fp = run_fingerprint(definition, settings, {**data, **inputs}, code or default_code()) if ctx.main else None
     fp = distributed.broadcast(ctx, fp)  # hashing every input file once is enough
     run = Run(method, settings, stats, len(train_set), device, fixed)
+    run.prepare(train_set)  # the baselines' input statistics, the same on every process (restored when resuming)
     run.distribute(ctx)  # every process keeps the same RNG state: noise is drawn for the global batch
     if inputs["init_from"]:
         load_init(run, inputs["init_from"])
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     resumed = _resume(run, ckpt_path, fp)
-    log.info("%s on %s: %d train / %d dev clips, %d steps/epoch of %d clips x %d processes, device %s", method,
+    log.info("%s (%s) on %s: %d train / %d dev clips, %d steps/epoch of %d clips x %d processes, device %s",
+             method.name, method.definition(),
              data["train_poses"], len(train_set), len(dev_set), len(sampler), sampler.batch_size, ctx.world, device)
     epochs = Epochs(run, ctx, run_dir, resumed, progress)
     if ctx.main:

@@ -4,8 +4,9 @@ A generator is validated by the evaluation's own code (sdt.evaluate.evaluate.eva
 are exactly what ``evaluate`` computes for that epoch's model with ``template: random_train`` and the training
 seed (the release's validation draws random training templates too): L2, lip-sync error, PCK and, with the
 speaker's pose VAE (``train.validate_ftd``), FTD on mu and on [mu, logvar] (a global-pose model: on both encoder
-inputs, FTD itself on ``ftd_global_input``).  The pose VAE itself is validated by its reconstruction (L1 on
-normalised poses and L2 in px, sdt.train.engine.evaluate).
+inputs, FTD itself on ``ftd_global_input``).  Every family goes through the same code (sdt.inference.GestureModel):
+MoGlow samples its latents at temperature 1, seeded like evaluate's.  The pose VAE itself is validated by its
+reconstruction (L1 on normalised poses and L2 in px, sdt.train.engine.evaluate).
 """
 
 import logging
@@ -32,7 +33,7 @@ def validation_settings(settings):
 def gesture_model(run):
     """The run's generator as the evaluation's model (shares its weights; puts it in eval mode)."""
     templates = None if run.templates is None else run.templates.detach()
-    return GestureModel(run.method, run.nets["netG"], templates, run.stats, run.parted, run.device)
+    return GestureModel(run.method, run.definition, run.nets["netG"], templates, run.stats, run.parted, run.device)
 
 
 class Validation:
@@ -41,7 +42,7 @@ class Validation:
     def __init__(self, run, dev_set, data, ftd_vae=None):
         self.settings = validation_settings(run.settings)
         self.loader = self.clips = self.encoder = None
-        if run.method == POSE_VAE:
+        if run.method == POSE_VAE.name:
             self.loader = batch_loader(dev_set, EpochBatchSampler(len(dev_set), run.settings.batch_size, 0,
                                                                   shuffle=False)) if len(dev_set) else None
             return
@@ -57,7 +58,7 @@ class Validation:
             self.encoder = load_pose_encoder(ftd_vae, run.device, stats=run.stats)
 
     def __call__(self, run):
-        if run.method == POSE_VAE:
+        if run.method == POSE_VAE.name:
             return engine.evaluate(run, self.loader)
         if self.clips is None:  # fewer than 2 dev clips (logged)
             return {}
