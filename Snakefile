@@ -19,6 +19,8 @@ report: "report/workflow.rst"
 
 include: "rules/config.smk"
 include: "rules/common.smk"
+include: "rules/common_train.smk"
+include: "rules/common_evaluate.smk"
 include: "rules/targets.smk"
 include: "rules/dataset_videos.smk"
 include: "rules/dataset_speakers.smk"

@@ -125,14 +125,14 @@ rule sample_qc:
         "logs/sample_qc/{speaker}.log",
     wildcard_constraints:
         speaker=SAMPLE_SPEAKERS,
-    params:
-        code=code("sample_qc"),
-        fps=FPS,
+    conda:
+        "../envs/sdt.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/sdt.yaml"
+    params:
+        code=code("sample_qc"),
+        fps=FPS,
     script:
         "../workflow_scripts/sample_qc.py"
