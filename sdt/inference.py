@@ -20,6 +20,7 @@ from models.generator import GeneratorConfig, SequenceGeneratorCNN
 from models.pose_vae import PoseSeqVAE, PoseVAEConfig
 from sdt.audio import MelSpectrogram
 from sdt.checkpoint import load_checkpoint
+from sdt.device import fast_layout
 from sdt.errors import InputError
 from sdt.poses import final_results, from_final, release_global_to_encoder
 
@@ -43,7 +44,7 @@ class GestureModel:
 
     def __post_init__(self):
         self.mel = MelSpectrogram().to(self.device)
-        self.generator.eval()
+        fast_layout(self.generator, self.device).eval()
         self._stats_t = _tensor_stats(self.stats, self.device)
 
     @property

@@ -14,6 +14,7 @@ from models.generator import GeneratorConfig, SequenceGeneratorCNN
 from models.pose_vae import PoseSeqVAE, PoseVAEConfig
 from sdt.audio import MelSpectrogram
 from sdt.checkpoint import stats_payload
+from sdt.device import fast_layout
 from sdt.train import distributed
 from sdt.train.config import TrainSettings
 from sdt.train.engine import check_finite
@@ -46,7 +47,7 @@ class Run:
         self.epoch, self.step, self.history = 0, 0, []
         self.ctx, self.wrapped, self.init_info = distributed.SINGLE, {}, None  # see distribute() and init_from
         self.nets, self.configs = build_networks(method, settings.template_dim)
-        self.nets = {k: v.to(device) for k, v in self.nets.items()}
+        self.nets = {k: fast_layout(v.to(device), device) for k, v in self.nets.items()}
         self.mel = MelSpectrogram().to(device)
         lr = settings.lr
         fused = device.type in ("cpu", "cuda")  # one kernel for all tensors: ~5x faster than the per-tensor loop
