@@ -74,10 +74,11 @@ class SequenceGeneratorCNN(nn.Module):
         layers = [ConvNormRelu(WIDTH, WIDTH, dim=1, norm=cfg.norm, leaky=cfg.leaky) for _ in range(4)]
         self.decoder = nn.Sequential(*layers, nn.Conv1d(WIDTH, 2 * cfg.n_points, kernel_size=1, bias=True))
 
-    def forward(self, mel, template=None, n_frames=None):
-        """``n_frames`` (default cfg.n_frames) lets a demo generate longer sequences from longer audio."""
+    def forward(self, mel, template=None, n_frames=None, features=None):
+        """``n_frames`` (default cfg.n_frames) lets a demo generate longer sequences from longer audio.  ``features``:
+        ``self.audio_encoder(mel, n_frames)`` if already computed (one encoder pass for several templates)."""
         n_frames = self.cfg.n_frames if n_frames is None else n_frames
-        x = self.audio_encoder(mel, n_frames)  # (B, 256, T)
+        x = self.audio_encoder(mel, n_frames) if features is None else features  # (B, 256, T)
         if self.cfg.template_dim:
             if template is None or template.shape != (len(mel), self.cfg.template_dim):
                 got = None if template is None else tuple(template.shape)

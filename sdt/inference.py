@@ -60,6 +60,15 @@ class GestureModel:
         pred = self.generator(self.mel(audio), templates)
         return final_results(pred, self._stats_t, self.parted)
 
+    @torch.no_grad()
+    def predict_samples(self, audio, templates):
+        """audio [B, 68266], templates [K, B, D] -> K final-result predictions [B, 64, 2, 121], each equal to
+        ``predict(audio, templates[k])``; the audio encoder (~95 % of a generator pass) runs once for all K."""
+        mel = self.mel(torch.as_tensor(audio, dtype=torch.float32, device=self.device))
+        features = self.generator.audio_encoder(mel, self.generator.cfg.n_frames)
+        return [final_results(self.generator(mel, torch.as_tensor(t, dtype=torch.float32, device=self.device),
+                                             features=features), self._stats_t, self.parted) for t in templates]
+
 
 @dataclass
 class PoseEncoder:

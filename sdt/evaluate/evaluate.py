@@ -186,7 +186,7 @@ class _Scores:
 
 def _predictions(model, audio, true_mu, draws, settings):
     """The main prediction and the K diversity samples of one batch (the main one is sample 0 when drawn)."""
-    samples = [model.predict(audio, draws[k]) for k in range(len(draws))]
+    samples = model.predict_samples(audio, draws)  # one audio-encoder pass for the K templates
     main = model.predict(audio, true_mu) if settings.template == "vae_of_truth" else samples[0]
     return main, samples if settings.diversity_samples else None
 
