@@ -1,21 +1,22 @@
 """Benchmark: each model's training step as a fraction of the machine's fp32 matrix-multiply rate, in one run.
 
     python benchmarks/train_step.py [--batch 32] [--threads 2] [--reps 3] [--models sdt_bp,s2g,sdt_vae,pose_vae]
-                                    [--modes release,default] [--no-convs] [--bf16-batch 0] [--quality-epochs 0]
+                                    [--modes untuned,tuned] [--no-convs] [--bf16-batch 4] [--quality-epochs 0]
 
-For each mode (a process of its own: the allocator setting is process-wide) and model, through the real
-sdt.train.run.Run and sdt.train.engine step functions on random batches: the FLOPs of one step
-(torch.utils.flop_counter), then --reps timed steps, each right after a timing of a 2048x2048 fp32 ``torch.mm`` on the
-same threads.  Prints the best step against the best matmul rate (wall), and the same per CPU-second (on a loaded
-machine wall times grow with the other jobs' share of the cores, CPU times much less).  Modes:
-  release  the release's formulation: plain conv -> norm -> activation ops, NCHW, glibc's default allocator
-  default  what training runs (``train.fast: false``): models/fused.py, channels-last audio encoders where
-           sdt.device.channels_last_pays, the tuned allocator (sdt.train.perf.tune_allocator)
+Through the real sdt.train.run.Run and sdt.train.engine step functions on random batches, per model: the FLOPs of
+one step (torch.utils.flop_counter), then --reps timed steps, each right after a timing of a 2048x2048 fp32
+``torch.mm`` on the same threads.  Prints the best step against the best matmul rate, by wall time and per
+CPU-second (on a loaded machine wall times grow with the other jobs' share of the cores, CPU times much less).
+One process per allocator setting (it is process-wide); inside one, the formulations' steps alternate:
+  untuned  "release as is": the release's formulation (plain conv -> norm -> activation ops, NCHW) on glibc's
+           default allocator
+  tuned    sdt.train.perf.tune_allocator, then "release + allocator" (the release's formulation) and "default"
+           (what training runs, ``train.fast: false``: models/fused.py, channels-last audio encoders where
+           sdt.device.channels_last_pays), alternating; plus, unless --no-convs, "encoder convs": the audio
+           encoder's convolutions alone (forward, input- and weight-gradient products), the ceiling of a step
   fast     ``train.fast: true`` as sdt.train.perf.fast_mode resolves it here
   bf16     bf16 autocast + channels-last forced, at --bf16-batch
-Unless --no-convs, also the audio encoder's convolutions alone (forward + both backward products, per layer, in the
-default layout): the ceiling of a step made of them.  --quality-epochs > 0 adds short training runs on synthetic clips
-(fp32, two seeds, against fast mode) and prints their validation L1.
+--quality-epochs > 0 adds short training runs on synthetic clips (fp32, two seeds, against fast mode).
 """
 
 import argparse
@@ -56,52 +57,69 @@ def synthetic_stats():
     return {**stats, "scale_factor": 1.0, "scale_rule": "shoulder_width", "n_train_clips": N_TRAIN}
 
 
-def release_formulation():
-    """This process computes the blocks as the release does: plain ops, NCHW."""
-    import sdt.device
+def plain_forward(self, x):  # the release's block: conv -> norm -> activation as separate ops
+    return self.act(self.norm(self.conv(x)))
+
+
+FUSED_FORWARD = None  # models.blocks.ConvNormRelu.forward as shipped (models/fused.py), set by child()
+
+
+def use(formulation):
+    """Blocks computed as the release does ("release": plain ops) or as the workflow does ("default")."""
     from models.blocks import ConvNormRelu
 
-    ConvNormRelu.forward = lambda self, x: self.act(self.norm(self.conv(x)))
-    sdt.device.channels_last_pays = lambda device: False
+    ConvNormRelu.forward = plain_forward if formulation == "release" else FUSED_FORWARD
 
 
-def make_run(method, mode, device):
+def make_run(method, mode, formulation, device):
+    import sdt.device
     from sdt.train.perf import FastMode
     from sdt.train.run import Run
 
     fixed = np.random.default_rng(0).normal(size=(N_TRAIN, 32)).astype(np.float32) if method == "sdt_vae" else None
     torch.manual_seed(0)
-    run = Run(method, base_settings(fast=mode == "fast"), synthetic_stats(), N_TRAIN, device, fixed)
+    pays = sdt.device.channels_last_pays
+    if formulation == "release":  # NCHW, as the release
+        sdt.device.channels_last_pays = lambda device: False
+    try:
+        run = Run(method, base_settings(fast=mode == "fast"), synthetic_stats(), N_TRAIN, device, fixed)
+    finally:
+        sdt.device.channels_last_pays = pays
     if mode == "bf16":
         run.apply_fast_mode(FastMode(torch.bfloat16, channels_last=True))
     run.train_mode(True)
     return run
 
 
-def time_model(method, mode, batch, reps):
-    """{gflop, wall, cpu, mm, mm_cpu} of ``method``'s step in this process: best of ``reps`` after a warm-up."""
+def time_model(method, mode, formulations, batch, reps):
+    """{formulation: {gflop, wall, cpu, mm, mm_cpu}} of ``method``'s step in this process: the formulations'
+    steps interleaved, each right after a matmul timing; the best of ``reps`` after a warm-up."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from sdt.train import engine
 
-    run, step = make_run(method, mode, torch.device("cpu")), engine.STEPS[method]
-    data = random_batch(batch, torch.Generator().manual_seed(1))
-    logs = step(run, data)  # warm-up: oneDNN primitives, allocator
-    if not np.isfinite(logs["loss"]):
-        raise FloatingPointError(f"{method} {mode}: loss {logs['loss']}")
-    with FlopCounterMode(display=False) as counter:
-        step(run, data)
-    best = BestOf()
-    for _ in range(reps):
-        best.add_mm(matmul_rate())
-        with Clock() as clock:
+    step, data = engine.STEPS[method], random_batch(batch, torch.Generator().manual_seed(1))
+    runs, out = {f: make_run(method, mode, f, torch.device("cpu")) for f in formulations}, {}
+    for f, run in runs.items():
+        use(f)
+        logs = step(run, data)  # warm-up: oneDNN primitives, allocator
+        if not np.isfinite(logs["loss"]):
+            raise FloatingPointError(f"{method} {mode} {f}: loss {logs['loss']}")
+        with FlopCounterMode(display=False) as counter:
             step(run, data)
-        best.add(clock)
-    return {"gflop": counter.get_total_flops() / 1e9, **vars(best)}
+        out[f] = (counter.get_total_flops() / 1e9, BestOf())
+    for _ in range(reps):
+        for f, run in runs.items():
+            use(f)
+            out[f][1].add_mm(matmul_rate())
+            with Clock() as clock:
+                step(run, data)
+            out[f][1].add(clock)
+    return {f: {"gflop": gflop, **vars(best)} for f, (gflop, best) in out.items()}
 
 
-def conv_layers(reps):
-    """The audio encoder's 2D convolutions alone (batch 32, default layout): {gflop, wall, cpu, mm, mm_cpu}."""
+def conv_layers(batch, reps):
+    """The audio encoder's 2D convolutions alone (default layout): {gflop, wall, cpu, mm, mm_cpu}."""
     import torch.nn.functional as F
 
     from models.audio_encoder import AudioEncoder
@@ -111,7 +129,7 @@ def conv_layers(reps):
     encoder = AudioEncoder()
     if channels_last_pays("cpu"):
         encoder.to(memory_format=torch.channels_last)
-    x = torch.randn(32, 1, 80, 427)
+    x = torch.randn(batch, 1, 80, 427)
     layers = [block[i] for block in encoder.specgram_encoder_2d for i in (0, 1)]
     inputs = []
     for layer in layers:  # each layer's input: the previous layer's output, in the layout the encoder runs
@@ -133,19 +151,25 @@ def conv_layers(reps):
 
 
 def child(args):
-    """One mode, in its own process; prints one JSON line."""
+    """One process-wide setting, in its own process; prints one JSON line {label: {model: timings}}."""
+    global FUSED_FORWARD
+    from models.blocks import ConvNormRelu
     from sdt.train.perf import fast_mode, tune_allocator
 
+    FUSED_FORWARD = ConvNormRelu.forward
     torch.set_num_threads(args.threads)
-    if args.mode == "release":
-        release_formulation()
-    else:
+    if args.mode != "untuned":
         tune_allocator()
-    out = {"mode": args.mode, "resolved": fast_mode("cpu", args.mode == "fast").describe(), "load": [load()]}
+    formulations = {"untuned": ["release"], "tuned": ["release", "default"]}.get(args.mode, ["default"])
     batch = args.bf16_batch if args.mode == "bf16" else args.batch
-    out["models"] = {m: time_model(m, args.mode, batch, args.reps) for m in args.models.split(",")}
-    if args.mode == "default" and not args.no_convs:
-        out["models"]["encoder convs"] = conv_layers(args.reps)
+    labels = {("untuned", "release"): "release as is", ("tuned", "release"): "release + allocator",
+              ("tuned", "default"): "default"}
+    out = {"resolved": fast_mode("cpu", args.mode == "fast").describe(), "load": [load()], "rows": {}}
+    for m in args.models.split(","):
+        for f, timing in time_model(m, args.mode, formulations, batch, args.reps).items():
+            out["rows"].setdefault(labels.get((args.mode, f), args.mode), {})[m] = timing
+    if args.mode == "tuned" and not args.no_convs:
+        out["rows"]["default"]["encoder convs"] = conv_layers(args.batch, args.reps)
     out["load"].append(load())
     print(json.dumps(out), flush=True)
 
@@ -160,21 +184,21 @@ def run_child(mode, args):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def print_table(results, args):
-    print(f"\n{'model':14s}{'mode':>9s}{'GFLOP':>8s}{'s/step':>9s}{'GFLOP/s':>9s}{'matmul':>9s}{'of matmul':>11s}"
-          f"{'CPU s':>8s}{'of matmul/CPU-s':>17s}{'vs release':>12s}")
-    names = list(dict.fromkeys(m for res in results.values() for m in res["models"]))
-    for name in names:
-        for mode, res in results.items():
-            r = res["models"].get(name)
+def print_table(results):
+    rows = {label: res for r in results.values() for label, res in r["rows"].items()}
+    print(f"\n{'model':14s}{'':21s}{'GFLOP':>7s}{'s/step':>8s}{'GFLOP/s':>9s}{'matmul':>8s}{'of matmul':>11s}"
+          f"{'CPU s':>7s}{'of matmul/CPU-s':>17s}{'vs release':>12s}")
+    for name in dict.fromkeys(m for res in rows.values() for m in res):
+        for label, res in rows.items():
+            r = res.get(name)
             if r is None:
                 continue
             rate, rate_cpu = r["gflop"] / r["wall"], r["gflop"] / r["cpu"]
-            rel = results.get("release", {}).get("models", {}).get(name)
-            vs = f"{rel['wall'] / r['wall']:11.2f}x" if rel and mode != "release" else ""
-            print(f"{name:14s}{mode:>9s}{r['gflop']:8.1f}{r['wall']:9.3f}{rate:9.1f}{r['mm']:9.1f}"
-                  f"{rate / r['mm']:11.2f}{r['cpu']:8.2f}{rate_cpu / r['mm_cpu']:17.2f}{vs}")
-    print("load average before/after each mode: " + ", ".join(
+            ref = rows.get("release as is", {}).get(name)
+            vs = f"{ref['wall'] / r['wall']:11.2f}x" if ref and label != "release as is" else ""
+            print(f"{name:14s}{label:21s}{r['gflop']:7.1f}{r['wall']:8.3f}{rate:9.1f}{r['mm']:8.1f}"
+                  f"{rate / r['mm']:11.2f}{r['cpu']:7.2f}{rate_cpu / r['mm_cpu']:17.2f}{vs}")
+    print("load average before/after each process: " + ", ".join(
         f"{m} {res['load'][0]:.1f}/{res['load'][1]:.1f}" for m, res in results.items()))
 
 
@@ -184,7 +208,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3, help="timed steps (each after a matmul timing)")
     ap.add_argument("--models", default=",".join(METHODS))
-    ap.add_argument("--modes", default="release,default")
+    ap.add_argument("--modes", default="untuned,tuned", help="processes: untuned, tuned, fast, bf16")
     ap.add_argument("--no-convs", action="store_true", help="skip the encoder-convolutions-alone row")
     ap.add_argument("--bf16-batch", type=int, default=4, help="batch of the bf16 mode")
     ap.add_argument("--quality-epochs", type=int, default=0, help="> 0: fp32-vs-fast validation runs")
@@ -197,8 +221,8 @@ def main():
     print(f"{machine_line(args.threads)}; batch {args.batch}", flush=True)
     results = {mode: run_child(mode, args) for mode in args.modes.split(",")}
     print(f"fast mode here: {results.get('fast', {}).get('resolved', 'not run')}")
-    print("matmul: the best 2048x2048 fp32 torch.mm rate timed between the steps of the same process")
-    print_table(results, args)
+    print("matmul: the best 2048x2048 fp32 torch.mm rate timed right before each step, in the same process")
+    print_table(results)
     if args.quality_epochs:
         from quality import print_quality
 

@@ -29,7 +29,7 @@ def conv(module, x):
     x: (B, 1, H, W) -> (B, C_out, H_out, W_out), channels-last when the weight is (the encoder's NHWC mode).
     """
     if not (isinstance(module, nn.Conv2d) and module.in_channels == 1 and module.groups == 1
-            and module.padding_mode == "zeros" and isinstance(module.padding, tuple)):
+            and module.padding_mode == "zeros" and isinstance(module.padding, tuple)) or _mixed_precision(x):
         return module(x)
     w = module.weight  # (C_out, 1, kh, kw)
     out_h, out_w = (
@@ -49,6 +49,11 @@ def conv(module, x):
     return y
 
 
+def _mixed_precision(x):
+    """Under autocast or on half-precision tensors (``train.fast``) the plain ops keep autocast's own choices."""
+    return x.dtype not in (torch.float32, torch.float64) or torch.is_autocast_enabled(x.device.type)
+
+
 def _slope(act):
     """The negative slope of a (Leaky)ReLU module, None for anything else."""
     if isinstance(act, nn.LeakyReLU):
@@ -65,7 +70,7 @@ def _nhwc(x):
 
 def norm_act(x, norm, act):
     """``act(norm(x))`` for the block's norm and (Leaky)ReLU, computed without the extra passes of the plain ops."""
-    slope = _slope(act)
+    slope = None if _mixed_precision(x) else _slope(act)
     kind = type(norm)
     if slope is not None and kind is nn.InstanceNorm2d and not norm.affine and not norm.track_running_stats:
         if _nhwc(x):
