@@ -79,10 +79,19 @@ def norm_act(x, norm, act):
         return F.leaky_relu_(F.group_norm(x.contiguous(), x.shape[1], eps=norm.eps), slope)
     if slope is not None and kind is nn.BatchNorm2d and (norm.training or not norm.track_running_stats) and _nhwc(x):
         return _batch_norm_leaky_nhwc(x, norm, slope)
+    if _nhwc(x) and _sums_over_x(norm):
+        x = x.contiguous()  # other NHWC norms: PyTorch's own NHWC kernels sum in one float accumulator (see above)
     y = norm(x)
     if slope is not None and y._is_view():  # e.g. TimeStepNorm's transposed output: in place would clone it back
         return F.leaky_relu(y, slope)
     return act(y)
+
+
+def _sums_over_x(norm):
+    """A batch/instance norm that computes statistics of its input (not a batch norm using running statistics)."""
+    if isinstance(norm, nn.modules.batchnorm._BatchNorm):
+        return norm.training or not norm.track_running_stats
+    return isinstance(norm, nn.modules.batchnorm._NormBase)
 
 
 def _batch_norm_leaky_nhwc(x, norm, slope):

@@ -144,3 +144,22 @@ def test_fast_layout_follows_the_cpu():
     assert not channels_last_pays("meta")
     plain = nn.Conv1d(2, 2, 1)
     assert fast_layout(plain, "cpu") is plain  # no audio encoder: unchanged
+
+
+def test_other_norms_of_nhwc_activations_run_on_nchw():
+    """A batch norm the fast path does not know (a subclass, as sync_bn's GlobalBatchNorm) gets NCHW activations:
+    PyTorch's NHWC batch norm sums in one float accumulator (measured 1.7e-3 off over a batch of 32 maps)."""
+
+    class OtherBatchNorm(nn.BatchNorm2d):
+        pass
+
+    torch.manual_seed(4)
+    block = ConvNormRelu(4, 8, dim=2, norm="BN", leaky=True)
+    block.norm = OtherBatchNorm(8)
+    x = torch.randn(16, 4, 64, 128) * 3 + 10
+    want = plain_forward(block, x.clone()).detach().double()
+    block.to(memory_format=torch.channels_last)
+    got = block(x.contiguous(memory_format=torch.channels_last)).detach().double()
+    native = nn.functional.leaky_relu(block.norm(block.conv(x.contiguous(memory_format=torch.channels_last))), 0.2)
+    assert_equal_within(got, want, "output")
+    assert (native.detach().double() - want).abs().max().item() > TOL  # what the fallback avoids
