@@ -28,8 +28,9 @@ def conv(module, x):
 
     x: (B, 1, H, W) -> (B, C_out, H_out, W_out), channels-last when the weight is (the encoder's NHWC mode).
     """
-    if not (isinstance(module, nn.Conv2d) and module.in_channels == 1 and module.groups == 1
-            and module.padding_mode == "zeros" and isinstance(module.padding, tuple)) or _mixed_precision(x):
+    one_channel = (isinstance(module, nn.Conv2d) and module.in_channels == 1 and module.groups == 1
+                   and module.padding_mode == "zeros" and isinstance(module.padding, tuple))
+    if not one_channel or _mixed_precision(x) or x.device.type != "cpu":  # measured on CPUs; cuDNN has its own
         return module(x)
     w = module.weight  # (C_out, 1, kh, kw)
     out_h, out_w = (
@@ -79,7 +80,7 @@ def norm_act(x, norm, act):
         return F.leaky_relu_(F.group_norm(x.contiguous(), x.shape[1], eps=norm.eps), slope)
     if slope is not None and kind is nn.BatchNorm2d and (norm.training or not norm.track_running_stats) and _nhwc(x):
         return _batch_norm_leaky_nhwc(x, norm, slope)
-    if _nhwc(x) and _sums_over_x(norm):
+    if slope is not None and _nhwc(x) and x.device.type == "cpu" and _sums_over_x(norm):
         x = x.contiguous()  # other NHWC norms: PyTorch's own NHWC kernels sum in one float accumulator (see above)
     y = norm(x)
     if slope is not None and y._is_view():  # e.g. TimeStepNorm's transposed output: in place would clone it back
