@@ -49,17 +49,17 @@ def check_workflow():
 
 def time_step(mode, batch, steps):
     """Seconds of SDT-BP steps at ``batch`` on cuda: {"first": warm-up/compilation, "best": min of ``steps``}."""
-    from train_step import make_run, random_batch, synthetic_stats
+    from train_step import make_run, random_batch
 
     from sdt.train.perf import tune_allocator
 
     tune_allocator()
     device = torch.device("cuda")
-    run = make_run("sdt_bp", mode, device, synthetic_stats())  # "fast": sdt.train.perf.fast_mode on this GPU
+    run = make_run("sdt_bp", mode, "default", device)  # "fast": sdt.train.perf.fast_mode on this GPU
     g = torch.Generator().manual_seed(1)
     times = []
     for _ in range(steps + 1):
-        data = {k: v.to(device) for k, v in random_batch("sdt_bp", batch, g).items()}
+        data = {k: v.to(device) for k, v in random_batch(batch, g).items()}
         torch.cuda.synchronize()
         start = time.perf_counter()
         run.family.step(run, data)

@@ -75,12 +75,13 @@ class SequenceGeneratorCNN(nn.Module):
         layers = [ConvNormRelu(WIDTH, WIDTH, dim=1, norm=cfg.norm, leaky=cfg.leaky) for _ in range(4)]
         self.decoder = nn.Sequential(*layers, nn.Conv1d(WIDTH, 2 * cfg.n_points, kernel_size=1, bias=True))
 
-    def forward(self, mel, template=None, n_frames=None):
+    def forward(self, mel, template=None, n_frames=None, features=None):
         """``template``: [B, D] (one per clip, repeated over time: SDT) or [B, D, n_frames] (one per frame: the
         release's CLIP_CODE.FRAME_VARIANT, SDT_SPEC 8).  ``n_frames`` (default cfg.n_frames) lets a demo generate
-        longer sequences from longer audio."""
+        longer sequences from longer audio.  ``features``: ``self.audio_encoder(mel, n_frames)`` if already computed
+        (one encoder pass for several templates)."""
         n_frames = self.cfg.n_frames if n_frames is None else n_frames
-        x = self.audio_encoder(mel, n_frames)  # (B, 256, T)
+        x = self.audio_encoder(mel, n_frames) if features is None else features  # (B, 256, T)
         if self.cfg.template_dim:
             x = torch.cat([x, self._template(template, len(mel), n_frames).to(x.dtype)], dim=1)  # (B, 256 + D, T)
         elif template is not None:

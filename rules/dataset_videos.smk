@@ -1,6 +1,7 @@
 # Building a speaker's dataset, per video (SDT_SPEC 2 steps 1-6): [make_sample_video ->] change_fps -> extract_frames
 # -> detect_keypoints -> remove_outliers -> rescale_shoulders -> generate_clips.  One job per video: N videos run
-# as N parallel jobs.  The per-speaker stages are in dataset_speakers.smk.
+# as N parallel jobs; the video stages declare one thread, so two videos run side by side on 2 cores (detection
+# keeps ~1.3 cores busy, one ffmpeg ~1: benchmarks/chain.py).  The per-speaker stages are in dataset_speakers.smk.
 
 
 rule make_sample_video:
@@ -41,7 +42,7 @@ rule change_fps:
         speaker=VIDEO_SPEAKERS,
     conda:
         "../envs/sdt.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=60,
@@ -63,7 +64,7 @@ rule extract_frames:
         "results/benchmarks/extract_frames/{speaker}/{video}.tsv"
     conda:
         "../envs/sdt.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=60,
@@ -84,7 +85,7 @@ rule detect_keypoints:
         "results/benchmarks/detect_keypoints/{speaker}/{video}.tsv"
     conda:
         "../envs/sdt.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=240,

@@ -11,3 +11,20 @@ def pick_device(device=None, threads=None):
     if device is not None:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def channels_last_pays(device):
+    """Whether the audio encoders' fp32 convolutions run faster channels-last (NHWC) on ``device``: on a CPU whose
+    kernels are AVX-512, where oneDNN computes NHWC natively (the SDT-BP training step ~1.25x faster); not on AVX2,
+    where its NHWC backward pass is the slower one (benchmarks/README.md, "the training step").  Numerics are the
+    same either way (models/fused.py)."""
+    device = torch.device(device)
+    return device.type == "cpu" and torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+
+
+def fast_layout(net, device):
+    """``net`` with its audio encoder (if any) channels-last where that pays (:func:`channels_last_pays`); the
+    state dict keeps its keys and values."""
+    if hasattr(net, "audio_encoder") and channels_last_pays(device):
+        net.audio_encoder.to(memory_format=torch.channels_last)
+    return net

@@ -89,7 +89,9 @@ def test_two_processes_train_sdt_bp_as_one_at_the_global_batch(sdt_bp_runs):
         for key in ("l1", "template_kl", "loss"):
             assert row_two[key] == pytest.approx(row_one[key], rel=1e-5), key
     assert one["history"][1]["template_kl"] > 0  # the batch-level term was exercised
-    torch.testing.assert_close(one["templates"], two["templates"], rtol=1e-5, atol=1e-9)
+    # atol: Adam divides by sqrt(v) + eps, so a row with a tiny gradient moves by an amount that the rounding of the
+    # gradient's summation order (batch 4 vs 2 + 2) changes visibly; 1e-7 is 0.1 % of one step at the release's lr
+    torch.testing.assert_close(one["templates"], two["templates"], rtol=1e-5, atol=1e-7)
 
 
 def test_the_runs_moved_far_beyond_the_tolerance(sdt_bp_runs, clips):

@@ -300,3 +300,16 @@ def normalise_parted(final, stats):
     from sdt.poses import normalise, to_parted
 
     return normalise(to_parted(final / stats["scale_factor"]), stats["mean_parted"], stats["std_parted"])
+
+
+def test_samples_of_many_templates_equal_one_prediction_each(speaker):
+    """GestureModel.predict_samples (one audio-encoder pass for K templates, what evaluation uses) gives exactly
+    what predict gives for each template."""
+    stats = load_stats(speaker / "stats.npz")
+    model = load_model("sdt_vae", speaker / "sdt_vae.pt", speaker / "pose_vae.pt", stats, torch.device("cpu"))
+    audio = np.load(speaker / "dev_audio.npy")
+    draws = template_draws(model, len(audio), EvalSettings(diversity_samples=3), seed=0)
+    samples = model.predict_samples(audio, draws)
+    assert len(samples) == 3 and not torch.equal(samples[0], samples[1])
+    for k, sample in enumerate(samples):
+        assert torch.equal(sample, model.predict(audio, draws[k]))

@@ -220,7 +220,7 @@ class _Scores:
 def _predictions(model, audio, true_mu, latents, settings):
     """The main prediction and the K diversity samples of one batch (the main one is sample 0 unless
     template=vae_of_truth gives a templated model the VAE's mu of the truth)."""
-    samples = [model.predict(audio, latents[k]) for k in range(len(latents))]
+    samples = model.predict_samples(audio, latents)  # a U-Net's audio encoder runs once for the K samples
     main = model.predict(audio, true_mu) if settings.template == "vae_of_truth" and model.template_dim else samples[0]
     return main, samples if settings.diversity_samples else None
 

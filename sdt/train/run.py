@@ -10,6 +10,7 @@ import torch
 
 from sdt.audio import MelSpectrogram
 from sdt.checkpoint import stats_payload
+from sdt.device import fast_layout
 from sdt.methods import Method
 from sdt.train import distributed, steps
 from sdt.train.config import TrainSettings
@@ -40,7 +41,7 @@ class Run:
         self.epoch, self.step, self.history = 0, 0, []
         self.ctx, self.wrapped, self.init_info = distributed.SINGLE, {}, None  # see distribute() and init_from
         self.nets, self.configs = self.family.build(self.definition, settings)
-        self.nets = {k: v.to(device) for k, v in self.nets.items()}
+        self.nets = {k: fast_layout(v.to(device), device) for k, v in self.nets.items()}
         self.mel = MelSpectrogram().to(device)
         self.fused = device.type in ("cpu", "cuda")  # one kernel for all tensors: ~5x faster than the per-tensor loop
         self.opts = {k: torch.optim.Adam(v.parameters(), lr=settings.lr, fused=self.fused)
