@@ -215,7 +215,7 @@ def sample_qc(keypoints, videos, labels, table_out, figure_out, fps=15):
     pose = load_pose_file(keypoints[0], ("pose",))["pose"]
     shots = template_frames(labels[0], len(pose), fps)
     plt = pyplot()
-    fig, axes = plt.subplots(2, 3, figsize=(15, 7), squeeze=False)
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8), squeeze=False)
     for ax, (name, index) in zip(axes.flat, shots.items(), strict=False):
         ax.imshow(draw_skeleton(read_frame(videos[0], index), pose[index]))
         ax.set_title(f"{name} ({index / fps:.1f} s)", fontsize=10)
