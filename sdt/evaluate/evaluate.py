@@ -88,15 +88,17 @@ class DevClips:
         self.audio = None if audio_npy is None else np.load(audio_npy, mmap_mode="r")  # [N, S]
         if self.audio is not None and len(self.audio) != len(self.poses):
             raise InputError(audio_npy, f"{len(self.audio)} clips of audio but {len(self.poses)} of poses")
+        self._onsets = None  # computed on first use, then kept: validation evaluates the same clips every epoch
 
     def __len__(self):
         return len(self.poses)
 
     def onsets(self):
         """Onset times (s) of every clip's speech (for BC): a list of arrays; none at all without audio."""
-        if self.audio is None:
-            return [np.zeros(0)] * len(self)
-        return [metrics.audio_onsets(np.asarray(a, dtype=np.float32)) for a in self.audio]
+        if self._onsets is None:
+            self._onsets = ([np.zeros(0)] * len(self) if self.audio is None
+                            else [metrics.audio_onsets(np.asarray(a, dtype=np.float32)) for a in self.audio])
+        return self._onsets
 
     def _read(self, start, size, scale):
         true = to_121(np.asarray(self.poses[start:start + size, :, :2], dtype=np.float32)) * np.float32(scale)
