@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from models.audio2body import Audio2Body, Audio2BodyConfig, audio2body_loss
 from models.moglow import MoGlow, MoGlowConfig
-from sdt.audio import MFCC, MelSpectrogram
+from models.features import MFCC, MelSpectrogram
 
 CLIP = 68266  # samples of a 64-frame clip
 

@@ -62,7 +62,7 @@ def time_step(mode, batch, steps):
         data = {k: v.to(device) for k, v in random_batch(batch, g).items()}
         torch.cuda.synchronize()
         start = time.perf_counter()
-        run.family.step(run, data)
+        run.ops.step(run, data)
         torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return {"mode": run.fast.describe(), "first": round(times[0], 3), "best": round(min(times[1:]), 4),

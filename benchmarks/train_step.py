@@ -3,7 +3,7 @@
     python benchmarks/train_step.py [--batch 32] [--threads 2] [--reps 3] [--models sdt_bp,s2g,sdt_vae,pose_vae]
                                     [--modes untuned,tuned] [--no-convs] [--bf16-batch 4] [--quality-epochs 0]
 
-Through the real sdt.train.run.Run and its family's step function (sdt/train/steps/) on random batches, per model: the
+Through the real sdt.train.run.Run and its family's step function (sdt/families/) on random batches, per model: the
 FLOPs of one step (torch.utils.flop_counter), then --reps timed steps, each right after a timing of a 2048x2048 fp32
 ``torch.mm`` on the same threads.  Prints the best step against the best matmul rate, by wall time and per CPU-second
 (on a loaded machine wall times grow with the other jobs' share of the cores, CPU times much less).
@@ -99,7 +99,7 @@ def time_model(method, mode, formulations, batch, reps):
     data = random_batch(batch, torch.Generator().manual_seed(1))
     runs, out = {f: make_run(method, mode, f, torch.device("cpu")) for f in formulations}, {}
     for f, run in runs.items():
-        step = run.family.step  # the method family's training step (sdt/train/steps/)
+        step = run.ops.step  # the method family's training step (sdt/families/)
         use(f)
         logs = step(run, data)  # warm-up: oneDNN primitives, allocator
         if not np.isfinite(logs["loss"]):
@@ -112,7 +112,7 @@ def time_model(method, mode, formulations, batch, reps):
             use(f)
             out[f][1].add_mm(matmul_rate())
             with Clock() as clock:
-                run.family.step(run, data)
+                run.ops.step(run, data)
             out[f][1].add(clock)
     return {f: {"gflop": gflop, **vars(best)} for f, (gflop, best) in out.items()}
 

@@ -2,6 +2,6 @@
 
 blocks (ConvNormRelu, Standardize), audio_encoder, generator (SequenceGeneratorCNN), discriminator
 (PoseSequenceDiscriminator), pose_vae (PoseSeqVAE); the Table 2 baselines audio2body (Audio2Body, on
-sdt.audio.MFCC) and moglow (MoGlow, on the mel spectrogram).
+models.features.MFCC) and moglow (MoGlow, on the mel spectrogram).
 Loading the authors' checkpoints is sdt/release_checkpoint.py's job.
 """

@@ -1,6 +1,6 @@
 """Audio to Body Dynamics (Shlizerman, Dery, Schoen, Kemelmacher-Shlizerman, CVPR 2018) as the Speech Drives
 Templates paper ran it as a baseline (Qian et al., ICCV 2021, Table 2; SDT_SPEC 10): LSTM regressors from
-28-channel MFCC features (``sdt.audio.MFCC``) to normalised 121-point poses.
+28-channel MFCC features (``models.features.MFCC``) to normalised 121-point poses.
 
 Sources: SDT says separate LSTMs for the body and for the hands plus a third for the face, hidden size 800
 instead of 200, MFCC input.  The rest follows the authors' release (facebookarchive/Audio2BodyDynamics,
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.blocks import Standardize
-from sdt.layout import M_BODY, M_FACE, M_LHAND, M_RHAND, N_121
+from models.contract import M_BODY, M_FACE, M_LHAND, M_RHAND, N_121
 
 # (name, 121-point slice); together they cover 0..120 in order, so concatenating the parts is the layout.
 PARTS = (("body", M_BODY), ("face", M_FACE), ("hands", slice(M_LHAND.start, M_RHAND.stop)))
@@ -49,7 +49,7 @@ PARTS_SEPARATE_HANDS = (("body", M_BODY), ("face", M_FACE), ("left_hand", M_LHAN
 
 @dataclass
 class Audio2BodyConfig:
-    n_audio: int = 28  # input channels: 13 MFCC + log energy, and their deltas (sdt.audio.MFCC)
+    n_audio: int = 28  # input channels: 13 MFCC + log energy, and their deltas (models.features.MFCC)
     hidden: int = 800  # LSTM units (SDT; the original used 200)
     n_layers: int = 1  # LSTM layers (the release: 1)
     dropout: float = 0.1  # on the LSTM output, before the linear layer (the release's --dp)

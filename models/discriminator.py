@@ -14,11 +14,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.blocks import ConvNormRelu
+from models.contract import N_121
 
 
 @dataclass
 class PoseDiscriminatorConfig:
-    n_points: int = 121  # keypoints per frame; the input has 2 * n_points channels
+    n_points: int = N_121  # keypoints per frame; the input has 2 * n_points channels
     leaky: bool = True  # LeakyReLU(0.2) (the release's Speech2Gesture config; its code default is ReLU)
     motion: bool = True  # score frame differences poses[1:] - poses[:-1] (the release's default), not poses
 

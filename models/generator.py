@@ -17,6 +17,7 @@ from torch import nn
 
 from models.audio_encoder import FEATURES, AudioEncoder
 from models.blocks import NORMS, ConvNormRelu
+from models.contract import CLIP_FRAMES, N_121
 
 WIDTH = 256  # channels of the U-Net and the decoder
 N_DOWN = 5  # e2..e6: 64 frames -> 2
@@ -27,8 +28,8 @@ class GeneratorConfig:
     template_dim: int = 32  # D of the template vector; 0 = no templates (Speech2Gesture)
     norm: str = "IN"  # "IN" (SDT: the paper's IN*), "BN" (Speech2Gesture) or "IN_frames" (the paper's IN, Table 3)
     leaky: bool = True  # LeakyReLU(0.2) instead of ReLU (the release's default for both methods)
-    n_points: int = 121  # keypoints per frame (SDT_SPEC 1.3); the output has 2 * n_points channels
-    n_frames: int = 64  # frames per clip (15 fps, 4.27 s)
+    n_points: int = N_121  # keypoints per frame (SDT_SPEC 1.3); the output has 2 * n_points channels
+    n_frames: int = CLIP_FRAMES  # frames per clip (15 fps, 4.27 s)
 
     def __post_init__(self):
         if self.norm not in NORMS:

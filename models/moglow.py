@@ -19,7 +19,7 @@ LSTM.  Everything below that SDT does not state follows MoGlow and its authors' 
 - conditioning of frame t: the previous ``n_prev`` = 5 poses (StyleGestures' seqlen 5) and the audio frames
   t - 5 .. t + 15 (StyleGestures: control frames t - seqlen .. t + n_lookahead, 20 frames = 1 s of look-ahead
   at 20 fps; 15 frames = 1 s here).  Audio: SDT's 80-band mel power spectrogram (427 frames of 10 ms for 64
-  pose frames) in dB, averaged to the pose rate (``sdt.audio.pose_rate_pooling``: frame t gets the 10 ms
+  pose frames) in dB, averaged to the pose rate (``models.features.pose_rate_pooling``: frame t gets the 10 ms
   frames within 1/30 s of its time stamp t/15 s, the same mapping as the Audio2Body MFCCs) and standardised
   per band with training statistics (``fit_input_stats``); 21 frames x 80 bands = 1680 values.
 - data dropout (MoGlow's remedy for a model that ignores its control input; StyleGestures' gesture model:
@@ -46,13 +46,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.blocks import Standardize
-from sdt.audio import pose_frame_count, pose_rate_pooling, power_to_db
-from sdt.constants import AUDIO_RATE, FPS
+from models.contract import AUDIO_RATE, FPS, N_121
+from models.features import pose_frame_count, pose_rate_pooling, power_to_db
 
 
 @dataclass
 class MoGlowConfig:
-    n_points: int = 121  # keypoints per frame; the flow is over 2 * n_points values
+    n_points: int = N_121  # keypoints per frame; the flow is over 2 * n_points values
     n_mels: int = 80  # mel bands of the input (SDT_SPEC 3)
     hidden: int = 800  # LSTM units of each coupling network (SDT)
     n_lstm_layers: int = 2  # LSTM layers of each coupling network (StyleGestures)
@@ -201,7 +201,7 @@ class MoGlow(nn.Module):
     """forward(poses [B, T, 2, P], mel [B, 80, M]) -> (z [B, T, 2P], logdet [B, T]); inverse(z, mel) -> poses;
     sample(mel, temperature) -> poses; nll(poses, mel) -> scalar, nats per pose value.
 
-    ``mel`` is ``sdt.audio.MelSpectrogram``'s power spectrogram (no log) of the clip, 427 frames for 64 pose
+    ``mel`` is ``models.features.MelSpectrogram``'s power spectrogram (no log) of the clip, 427 frames for 64 pose
     frames.  Call ``fit_input_stats`` once with training mels before training."""
 
     def __init__(self, cfg: MoGlowConfig):

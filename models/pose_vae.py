@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.blocks import NORMS, ConvNormRelu
+from models.contract import CLIP_FRAMES, N_121
 
 WIDTH = 256
 N_UP = 5  # decoder: 2 -> 64 frames by five x2 upsamplings
@@ -23,8 +24,8 @@ class PoseVAEConfig:
     code_dim: int = 32  # template / latent dimension
     norm: str = "BN"  # the release's VAE uses batch norm
     leaky: bool = True  # LeakyReLU(0.2)
-    n_points: int = 121  # keypoints per frame; sequences have 2 * n_points channels
-    n_frames: int = 64  # frames per clip; the decoder starts from n_frames / 32 frames
+    n_points: int = N_121  # keypoints per frame; sequences have 2 * n_points channels
+    n_frames: int = CLIP_FRAMES  # frames per clip; the decoder starts from n_frames / 32 frames
 
     def __post_init__(self):
         if self.norm not in NORMS:

@@ -5,7 +5,8 @@ import os
 from pathlib import Path
 
 from sdt.constants import AUDIO_RATE, CLIP_FRAMES, FPS, SPLITS
-from sdt.methods import BP_TEMPLATES, NETWORK_MODULES, POSE_VAE, REFERENCES
+from sdt.families import FAMILIES
+from sdt.methods import BP_TEMPLATES, POSE_VAE, REFERENCES
 from sdt.provenance import code_digest
 from sdt.train.config import NOT_SETTINGS, SPEED_ONLY  # train: keys that are no setting / that only change speed
 from snakemake.logging import logger
@@ -31,8 +32,7 @@ def code(script, *modules):
 
 def family_code(script, family):
     """code() of a step that runs one method family: its network module (and, for training, its step module)."""
-    modules = [NETWORK_MODULES[family][0]] + ([f"sdt.train.steps.{family}"] if script == "train" else [])
-    return code(script, *modules)
+    return code(script, *FAMILIES[family].code_modules())
 
 
 def method_code(script):

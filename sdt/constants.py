@@ -1,9 +1,15 @@
 """The shared facts of the dataset contract (SDT_SPEC 2), one home each: every stage, network and rule takes
 them from here.  The networks, the mel spectrogram and the demo are built for exactly these values."""
 
-FPS = 15  # pose frames per second of every clip (SDT_SPEC 2.1)
-CLIP_FRAMES = 64  # frames per clip: 4.27 s at 15 fps (SDT_SPEC 2.6)
-AUDIO_RATE = 16000  # clip audio: mono, 16 kHz (SDT_SPEC 2.6, 3)
+from pathlib import Path
+
+from models.contract import AUDIO_RATE, CLIP_FRAMES, FPS  # noqa: F401  (their home: what the networks take)
+
+# The release gives Oliver's scale_factor for his mean shoulder width: rescaling a speaker's poses to that width
+# lets it reuse the factor, so that every speaker's metrics are on Oliver's scale (SDT_SPEC 2.5, 2.8)
+OLIVER_SHOULDER_PX = 331.0850066245443
+OLIVER_SCALE_FACTOR = 0.9549234615419752
+
 SPLITS = ("train", "idle", "dev")  # per video in time order (SDT_SPEC 2.7); idle clips are never used
 # FTD's pose-encoder input for a global-pose model (SDT_SPEC 6, issue 14): the release's, or the poses made parted
 FTD_INPUTS = ("release", "parted")
@@ -15,3 +21,10 @@ def clip_samples(frames=CLIP_FRAMES, fps=FPS, rate=AUDIO_RATE):
 
 
 CLIP_SAMPLES = clip_samples()  # 68266
+
+# Data shipped with the workflow (config/published/README.md): the release's per-speaker statistics and the
+# paper's published numbers, relative to the workflow's folder
+PUBLISHED = Path("config") / "published"
+RELEASE_STATS_JSON = PUBLISHED / "release_speakers_stat.json"
+PAPER_RESULTS_CSV = PUBLISHED / "paper_results.csv"
+REPO = Path(__file__).resolve().parents[1]  # this checkout: the default home of the files above for direct calls

@@ -2,15 +2,16 @@
 
 One prediction interface for every family (evaluate, demo and render_clips use it):
 ``GestureModel.predict(audio, latent)`` gives final-result poses (SDT_SPEC 1.3: denormalised, global, times the
-speaker's scale_factor), what metrics and renderings use.  The *latent* is what a method draws at random:
+speaker's scale_factor), what metrics and renderings use.  The *latent* is what a method draws at random, by its
+family's ``latent`` (sdt.families):
 
-  unet with templates   a template per clip [B, D] (or per frame [B, D, 64]); None is an error
-  moglow                z [B, T, 2 x 121], already multiplied by the temperature; None = z drawn from seed 0
-                        at the model's ``temperature`` (1.0 unless given to :func:`load_gesture_model`)
-  others                nothing (None)
+  template   a template per clip [B, D] (or per frame [B, D, 64]) for a method with templates; None is an error
+  noise      z [B, T, ...] (MoGlow: [B, T, 2 x 121]), already multiplied by the temperature; None = z drawn
+             from seed 0 at the model's ``temperature`` (1.0 unless given to :func:`load_gesture_model`)
+  none       nothing (None)
 
-The network module of each family is imported by name (:data:`sdt.methods.NETWORK_MODULES`), so a rule that uses
-one family's model depends on that family's code only (its code digest, rules/common.smk).
+The prediction itself is the family's ``infer`` (sdt/families/<family>.py), imported by name, so a rule that uses
+one family's model depends on that family's code only (its code digest, sdt.plan).
 
 Template tables: ours holds the table it trained (one row per packed train clip, in clips.csv ``index`` order); a
 release SDT-BP its ``clips_code``, a release SDT-VAE none (its templates are the release VAE's ``clip_code_mu``).
@@ -19,32 +20,24 @@ clips included): :func:`table_rows` gives the clips.csv row of each table row fo
 other length is an error naming both numbers (a checkpoint of another speaker, or other data).
 """
 
-import importlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from sdt.audio import MelSpectrogram
 from sdt.checkpoint import load_checkpoint
 from sdt.constants import CLIP_FRAMES
 from sdt.device import fast_layout
 from sdt.errors import InputError
-from sdt.methods import NETWORK_MODULES, Method
+from sdt.families import family, features, network
+from sdt.methods import Method
 from sdt.poses import final_results, from_final, release_global_to_encoder
 
 
 def _tensor_stats(stats, device):
     return {k: (torch.as_tensor(np.asarray(v), dtype=torch.float32, device=device) if not isinstance(v, str)
                 else v) for k, v in stats.items()}
-
-
-def network(family, config):
-    """The (untrained) network of ``family`` from its config dict, e.g. a checkpoint's ``model_configs``."""
-    module_name, net_class, config_class = NETWORK_MODULES[family]
-    module = importlib.import_module(module_name)
-    return getattr(module, net_class)(getattr(module, config_class)(**config))
 
 
 @dataclass
@@ -63,12 +56,9 @@ class GestureModel:
     temperature: float = 1.0  # MoGlow: z = temperature x N(0, I)
 
     def __post_init__(self):
-        if self.definition.family == "audio2body":
-            from sdt.audio import MFCC
-
-            self.features = MFCC().to(self.device)
-        else:
-            self.features = MelSpectrogram().to(self.device)
+        self.family = family(self.definition.family)
+        self.ops = self.family.load()  # its infer (and infer_samples, latent_shape, latent_frames)
+        self.features = features(self.family.name).to(self.device)
         fast_layout(self.net, self.device).eval()
         self._stats_t = _tensor_stats(self.stats, self.device)
 
@@ -81,11 +71,12 @@ class GestureModel:
         return getattr(self.net.cfg, "n_frames", CLIP_FRAMES)
 
     def noise(self, seed, clips, sample=0, n_frames=None):
-        """MoGlow's latents for clip indices ``clips`` [B]: z [B, T, D] = temperature x N(0, I), each clip's from its
-        own CPU generator seeded by (seed, sample, clip), so a clip gets the same draw whatever its batch or device."""
-        n_frames, dim = n_frames or self.n_frames, self.net.cfg.dim
+        """Latents of a ``noise`` family (MoGlow) for clip indices ``clips`` [B]: z [B, T, ...] = temperature x
+        N(0, I), each clip's from its own CPU generator seeded by (seed, sample, clip), so a clip gets the same draw
+        whatever its batch or device."""
+        shape = self.ops.latent_shape(self.net, n_frames or self.n_frames)
         keys = [((seed * 1_000_003 + sample) * 1_000_003 + int(c)) % 2**63 for c in clips]
-        draws = [torch.randn(n_frames, dim, generator=torch.Generator().manual_seed(k)) for k in keys]
+        draws = [torch.randn(shape, generator=torch.Generator().manual_seed(k)) for k in keys]
         return torch.stack(draws) * self.temperature
 
     @torch.no_grad()
@@ -95,29 +86,23 @@ class GestureModel:
         if latent is not None:
             latent = torch.as_tensor(latent, dtype=torch.float32, device=self.device)
         feats = self.features(audio)
-        family = self.definition.family
-        if family == "unet":
-            pred = self.net(feats, latent)
-        elif family == "moglow":
-            if latent is None:
-                latent = self.noise(0, range(len(audio)), n_frames=self.net.frames_spanned(feats)).to(self.device)
-            pred = self.net.inverse(latent, feats)
-        else:
-            if latent is not None:
-                raise ValueError(f"{self.method} draws nothing at random, but a latent was given")
-            pred = self.net(feats)
-        return final_results(pred.float(), self._stats_t, self.parted)
+        if latent is None and self.family.latent == "noise":
+            latent = self.noise(0, range(len(audio)), n_frames=self.ops.latent_frames(self.net, feats)).to(self.device)
+        if latent is not None and self.family.latent == "none":
+            raise ValueError(f"{self.method} draws nothing at random, but a latent was given")
+        return final_results(self.ops.infer(self.net, feats, latent).float(), self._stats_t, self.parted)
 
     @torch.no_grad()
     def predict_samples(self, audio, latents):
         """audio [B, 68266], latents [K, B, ...] -> K final-result predictions [B, 64, 2, 121], each equal to
-        ``predict(audio, latents[k])``; for the U-Net the audio encoder (~95 % of a pass) runs once for all K."""
-        if self.definition.family != "unet":
+        ``predict(audio, latents[k])``; a family's ``infer_samples`` shares what the K samples have in common (the
+        U-Net's audio encoder, ~95 % of a pass)."""
+        many = getattr(self.ops, "infer_samples", None)
+        if many is None:
             return [self.predict(audio, latent) for latent in latents]
-        mel = self.features(torch.as_tensor(audio, dtype=torch.float32, device=self.device))
-        features = self.net.audio_encoder(mel, self.net.cfg.n_frames)
-        return [final_results(self.net(mel, torch.as_tensor(t, dtype=torch.float32, device=self.device),
-                                       features=features).float(), self._stats_t, self.parted) for t in latents]
+        feats = self.features(torch.as_tensor(audio, dtype=torch.float32, device=self.device))
+        latents = [torch.as_tensor(t, dtype=torch.float32, device=self.device) for t in latents]
+        return [final_results(p.float(), self._stats_t, self.parted) for p in many(self.net, feats, latents)]
 
 
 @dataclass

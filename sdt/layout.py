@@ -6,8 +6,20 @@
 
 import numpy as np
 
+from models.contract import (  # noqa: F401  (the 121-point layout's home: the networks are built for it)
+    M_BODY,
+    M_FACE,
+    M_LHAND,
+    M_LIP_LOWER_INNER,
+    M_LIP_UPPER_INNER,
+    M_LWRIST,
+    M_NOSE_TIP,
+    M_RHAND,
+    M_RWRIST,
+    N_121,
+)
+
 N_137 = 137
-N_121 = 121
 FACE = slice(25, 95)
 LHAND = slice(95, 116)
 RHAND = slice(116, 137)
@@ -19,15 +31,6 @@ R_SHOULDER, L_SHOULDER = 2, 5  # shoulder width = |p2 - p5| (SDT_SPEC 2.5)
 KEEP_122 = np.r_[0:8, 15, 16, 25:137]
 KEEP_121 = np.r_[0, 2:8, 15, 16, 25:137]  # the 137-indices of the 121 model points, in model order
 assert len(KEEP_122) == 122 and len(KEEP_121) == N_121
-
-# Indices in the 121-point layout
-M_BODY = slice(0, 9)  # nose, shoulders, elbows, wrists, eyes
-M_RWRIST, M_LWRIST = 3, 6
-M_FACE = slice(9, 79)
-M_NOSE_TIP = 39  # face point 30
-M_LIP_UPPER_INNER, M_LIP_LOWER_INNER = 71, 75  # face points 62 and 66
-M_LHAND = slice(79, 100)
-M_RHAND = slice(100, 121)
 
 # Parent of every 121-point in the hierarchical ("parted") representation; -1 = stays neck-relative.
 PARENT_121 = np.full(N_121, -1, dtype=np.int64)

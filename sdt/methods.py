@@ -23,27 +23,13 @@ MoGlow: the representation of every SDT row of Table 2).  MoGlow's sampling temp
 
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 
-FAMILIES = ("unet", "audio2body", "moglow")  # audio-to-pose networks
-POSE_VAE_FAMILY = "pose_vae"
+from sdt.families import AUDIO_TO_POSE, FAMILIES
+
 NORMS = ("BN", "IN", "IN*")
 GENERATOR_NORM = {"BN": "BN", "IN": "IN_frames", "IN*": "IN"}  # paper name -> models.blocks.make_norm name
 POSES = ("parted", "global")
 TEMPLATES = ("none", "clip_bp", "frame_bp", "vae")
 BP_TEMPLATES = ("clip_bp", "frame_bp")  # learned by back-propagation: a trainable table and its KL term
-# The keys a definition may set per family (name and family aside)
-FAMILY_KEYS = {
-    "unet": ("norm", "poses", "template", "gan_weight", "net", "label"),
-    "audio2body": ("poses", "net", "label"),
-    "moglow": ("poses", "net", "label"),
-    POSE_VAE_FAMILY: ("net", "label"),
-}
-# family -> (module, network class, its config class): what sdt.inference rebuilds and the rules' code digests hold
-NETWORK_MODULES = {
-    "unet": ("models.generator", "SequenceGeneratorCNN", "GeneratorConfig"),
-    "audio2body": ("models.audio2body", "Audio2Body", "Audio2BodyConfig"),
-    "moglow": ("models.moglow", "MoGlow", "MoGlowConfig"),
-    POSE_VAE_FAMILY: ("models.pose_vae", "PoseSeqVAE", "PoseVAEConfig"),
-}
 
 
 @dataclass(frozen=True)
@@ -58,8 +44,7 @@ class Method:
     label: str = ""
 
     def __post_init__(self):
-        checks = (("family", (*FAMILIES, POSE_VAE_FAMILY)), ("norm", NORMS), ("poses", POSES),
-                  ("template", TEMPLATES))
+        checks = (("family", tuple(FAMILIES)), ("norm", NORMS), ("poses", POSES), ("template", TEMPLATES))
         for key, allowed in checks:
             if getattr(self, key) not in allowed:
                 raise ValueError(f"method {self.name!r}: {key} must be one of {allowed}, got {getattr(self, key)!r}")
@@ -80,14 +65,14 @@ class Method:
         value = dict(value)
         name = value.pop("name", name)
         family = value.pop("family", "unet")
+        keys = FAMILIES[family].keys if family in FAMILIES else ()
         defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
         unknown = sorted(k for k, v in value.items()
-                         if k not in FAMILY_KEYS.get(family, ()) and (k not in defaults or v != defaults[k])
-                         and not (k == "net" and v == {}))
+                         if k not in keys and (k not in defaults or v != defaults[k]) and not (k == "net" and v == {}))
         if unknown:
             raise ValueError(f"method {name!r}: the {family} family has no {', '.join(unknown)} "
-                             f"(it takes {', '.join(FAMILY_KEYS.get(family, ()))})")
-        return cls(name=name, family=family, **{k: v for k, v in value.items() if k in FAMILY_KEYS.get(family, ())})
+                             f"(it takes {', '.join(keys)})")
+        return cls(name=name, family=family, **{k: v for k, v in value.items() if k in keys})
 
     @property
     def parted(self):
@@ -95,17 +80,18 @@ class Method:
 
     @property
     def audio_to_pose(self):
-        return self.family in FAMILIES
+        return FAMILIES[self.family].audio_to_pose
 
     @property
     def stochastic(self):
-        """Predictions depend on a random draw (a template, or MoGlow's latent): evaluated once per seed."""
-        return self.template != "none" or self.family == "moglow"
+        """Predictions depend on a random draw (a template, or a latent such as MoGlow's): evaluated once per
+        seed."""
+        return self.template != "none" or FAMILIES[self.family].latent == "noise"
 
     def definition(self):
         """What the trained model depends on: the family and the keys it uses, without the label (the training
         rule's param, so that only a change of these retrains it)."""
-        return {"family": self.family, **{k: getattr(self, k) for k in FAMILY_KEYS[self.family] if k != "label"}}
+        return {"family": self.family, **{k: getattr(self, k) for k in FAMILIES[self.family].keys if k != "label"}}
 
     def as_dict(self):
         return asdict(self)
@@ -114,7 +100,7 @@ class Method:
         return replace(self, **changes)
 
 
-POSE_VAE = Method("pose_vae", family=POSE_VAE_FAMILY, label="pose VAE")  # SDT-VAE's templates, every method's FTD
+POSE_VAE = Method("pose_vae", family="pose_vae", label="pose VAE")  # SDT-VAE's templates, every method's FTD
 
 PAPER_METHODS = {m.name: m for m in (
     # Table 2 (every speaker)
@@ -160,5 +146,5 @@ def catalogue(extra=None):
                              "keep their meaning); give the variant another name")
         methods[name] = Method.of(definition, name=name)
         if not methods[name].audio_to_pose:
-            raise ValueError(f"methods: {name!r} must be one of the families {FAMILIES}")
+            raise ValueError(f"methods: {name!r} must be one of the families {AUDIO_TO_POSE}")
     return methods

@@ -13,7 +13,7 @@ pose VAE (``kind="vae"``)
     ``module.ae.*``            -> :class:`models.pose_vae.PoseSeqVAE`
     ``module.clip_code_mu``, ``module.clip_code_logvar`` -> every training clip's posterior [N_train, D]
 both
-    ``module.mel_transfm.*``   -> skipped: torchaudio's window / filterbank buffers, recomputed by sdt.audio
+    ``module.mel_transfm.*``   -> skipped: torchaudio's window / filterbank buffers, recomputed by models.features
 
 Configs are inferred from the weights: template dimension from ``clips_code`` and the first U-Net layer's
 input channels (256 + D), norm BN vs IN from the presence of ``running_mean``; activations have no weights, so
@@ -35,7 +35,7 @@ from sdt.errors import InputError
 log = logging.getLogger(__name__)
 KINDS = ("audio2pose", "vae")
 SKIP = {  # key prefix (after "module.") -> why it is not loaded
-    "mel_transfm.": "mel spectrogram buffers: recomputed by sdt.audio.MelSpectrogram",
+    "mel_transfm.": "mel spectrogram buffers: recomputed by models.features.MelSpectrogram",
     "netG.code_mapper.": "an early release's CodeMapper: unused when templates are given",
 }
 

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from signals import speechlike
 
-from sdt.audio import MelSpectrogram, mel_filterbank
+from models.features import MelSpectrogram, mel_filterbank
 
 CLIP = 68266  # int(64 * 16000 / 15) samples: one 64-frame clip
 MEL_ARGS = dict(sr=16000, n_fft=512, n_mels=80, fmin=55, fmax=7500, htk=True, norm=None)

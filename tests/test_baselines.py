@@ -1,4 +1,4 @@
-"""The Table 2 baselines: Audio to Body Dynamics (models/audio2body.py) with its MFCC input (sdt/audio.py), and
+"""The Table 2 baselines: Audio to Body Dynamics (models/audio2body.py) with its MFCC input (models/features.py), and
 MoGlow (models/moglow.py).  Shapes, parameter counts from the layer sizes, that both learn, and that MoGlow's
 flow is exact (round trip, log-determinant against the brute-force Jacobian, causality, temperature 0)."""
 
@@ -11,8 +11,8 @@ from signals import speechlike
 
 from models.audio2body import Audio2Body, Audio2BodyConfig, audio2body_loss
 from models.blocks import Standardize
+from models.features import MFCC, deltas, pose_frame_count, pose_rate_pooling
 from models.moglow import ActNorm, InvConv1x1, MoGlow, MoGlowConfig, moglow_nll
-from sdt.audio import MFCC, deltas, pose_frame_count, pose_rate_pooling
 
 CLIP = 68266  # samples of one 64-frame clip (SDT_SPEC 2.6)
 N_MEL = 427  # its mel frames (SDT_SPEC 3)

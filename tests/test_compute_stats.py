@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from sdt import layout
+from sdt.constants import OLIVER_SCALE_FACTOR, OLIVER_SHOULDER_PX
 from sdt.dataset.compute_stats import (
-    OLIVER_SCALE_FACTOR,
-    OLIVER_SHOULDER_PX,
     compute_pose_stats,
     compute_stats,
     mean_shoulder_width,

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from models.features import MelSpectrogram
 from sdt import layout
-from sdt.audio import MelSpectrogram
 from sdt.poses import denormalise, load_stats, stats_for, to_121, to_global
 from sdt.train.data import ClipBatches, EpochBatchSampler, batch_loader
 from sdt.train.synthetic import synthetic_clips

@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 from test_clean import make_pose, save_keypoints
 
+from sdt.constants import clip_samples
 from sdt.dataset.change_fps import change_fps
 from sdt.dataset.extract_frames import extract_frames
-from sdt.dataset.generate_clips import audio_length, audio_starts, generate_clips, plan_windows, write_clips
+from sdt.dataset.generate_clips import audio_starts, generate_clips, plan_windows, write_clips
 from sdt.dataset.remove_outliers import remove_outliers
 from sdt.dataset.rescale_shoulders import rescale_shoulders
 from sdt.errors import InputError
@@ -25,7 +26,7 @@ GAIN = 0.05  # tone amplitude GAIN * (1 + t): the level of a clip's audio tells 
 
 
 def test_audio_length_and_starts():
-    assert audio_length(64, FPS, RATE) == L == int(64 * 16000 / 15)
+    assert clip_samples(64, FPS, RATE) == L == int(64 * 16000 / 15)
     starts = [0, 3, 5, 80, 969, 1923, 54000]
     assert audio_starts(starts, FPS, RATE).tolist() == [int(s / FPS * RATE) for s in starts]
 

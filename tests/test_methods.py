@@ -1,4 +1,4 @@
-"""sdt/methods.py and the networks each method builds (sdt/train/steps/<family>.py): every variant of the paper's
+"""sdt/methods.py and the networks each method builds (sdt/families/<family>.py): every variant of the paper's
 tables builds what it names (norms, templates, discriminator, representation), the parameter counts of each and
 where they come from, the frame-wise templates of SDT_SPEC 8 and their KL."""
 
@@ -15,7 +15,7 @@ from models.pose_vae import template_kl
 from sdt.methods import PAPER_METHODS, Method, catalogue, get
 from sdt.train.config import TrainSettings
 from sdt.train.run import Run, build_networks
-from sdt.train.steps.unet import batch_kl
+from sdt.families.unet import batch_kl
 
 MEL = (80, 427)
 SETTINGS = TrainSettings()

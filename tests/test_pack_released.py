@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdt.constants import SPLITS
 from sdt.dataset.pack_released import pack_released, release_time_seconds, resolve_clip_path
-from sdt.dataset.split_dataset import SPLITS
 from sdt.errors import InputError
 
 AUDIO = 68266  # int(64 * 16000 / 15)

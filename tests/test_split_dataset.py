@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdt.dataset.split_dataset import SPLITS, min_clips_for_dev, split_counts, split_dataset
+from sdt.constants import SPLITS
+from sdt.dataset.split_dataset import min_clips_for_dev, split_counts, split_dataset
 from sdt.errors import InputError
 
 T, AUDIO = 64, 68266

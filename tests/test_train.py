@@ -31,8 +31,8 @@ from sdt.train import engine
 from sdt.train.data import ClipBatches, EpochBatchSampler
 from sdt.train.perf import FastMode, fast_mode, native_bf16
 from sdt.train.run import Run
-from sdt.train.steps import pose_vae as pose_vae_steps
-from sdt.train.steps import unet
+from sdt.families import pose_vae as pose_vae_steps
+from sdt.families import unet
 from sdt.train.synthetic import synthetic_clips
 from sdt.train.train import train
 
@@ -160,7 +160,7 @@ def test_a_checkpoint_alone_rebuilds_the_generator(sdt_bp, clips, stats):
     assert torch.equal(model.predict(dev["audio"], templates), pred)  # deterministic
     torch.testing.assert_close(model.predict(dev["audio"][2:3], templates[2:3]), pred[2:3], atol=1e-3, rtol=1e-4)
     with torch.no_grad():  # the very network that trained, through the training run's own statistics
-        want = final_results(run.nets["netG"].eval()(run.mel(dev["audio"]), templates), run.stats_t, True)
+        want = final_results(run.nets["netG"].eval()(run.features(dev["audio"]), templates), run.stats_t, True)
     torch.testing.assert_close(pred, want, atol=1e-3, rtol=1e-4)
     # final results are px on the speaker's scale, and closer to the truth than the mean pose
     truth = to_121(torch.from_numpy(np.load(clips["dev_poses"]))) * stats["scale_factor"]
@@ -300,7 +300,7 @@ def test_fast_mode_steps_and_checkpoints_as_plain_fp32(clips, stats):
     bp.apply_fast_mode(FastMode(None, channels_last=True))
     weight = bp.nets["netG"].audio_encoder.specgram_encoder_2d[1][0].conv.weight
     assert weight.is_contiguous(memory_format=torch.channels_last)
-    mel, tpl = bp.mel(batch["audio"][:1]), torch.randn(1, 32)
+    mel, tpl = bp.features(batch["audio"][:1]), torch.randn(1, 32)
     with torch.no_grad():
         torch.testing.assert_close(bp.nets["netG"].eval()(mel, tpl), plain.eval()(mel, tpl), atol=1e-4, rtol=1e-4)
     fresh = SequenceGeneratorCNN(bp.nets["netG"].cfg)

@@ -61,7 +61,7 @@ def dev_nll(net, clips, run):
     """MoGlow's held-out NLL (nats per pose value) on the dev clips."""
     dev = ClipBatches(clips["dev_poses"], clips["dev_audio"], run.stats, True)[range(N_DEV)]
     with torch.no_grad():
-        return net.eval().nll(dev["poses"], run.mel(dev["audio"])).item()
+        return net.eval().nll(dev["poses"], run.features(dev["audio"])).item()
 
 
 def fresh_moglow_nll(clips, run):
@@ -71,7 +71,7 @@ def fresh_moglow_nll(clips, run):
     net = build_networks(MOGLOW, run.settings)[0]["netG"]
     net.mel_norm.load_state_dict(run.nets["netG"].mel_norm.state_dict())
     first = ClipBatches(clips["train_poses"], clips["train_audio"], run.stats, True)[range(4)]
-    net.train()(first["poses"], run.mel(first["audio"]))
+    net.train()(first["poses"], run.features(first["audio"]))
     return dev_nll(net, clips, run)
 
 

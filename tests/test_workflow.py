@@ -180,8 +180,8 @@ def test_training_setting_reruns_only_the_methods_that_use_it(run):
 
 @pytest.mark.parametrize(("code", "want"), [
     ("models/moglow.py", {"train_moglow": ["moglow_small"]}),
-    ("sdt/train/steps/audio2body.py", {"train_audio2body": ["audio2body"]}),
-    ("sdt/train/steps/unet.py", {"train_generator": GENERATORS}),
+    ("sdt/families/audio2body.py", {"train_audio2body": ["audio2body"]}),
+    ("sdt/families/unet.py", {"train_generator": GENERATORS}),
 ])
 def test_a_familys_code_reruns_that_family_only(run, code, want):
     path = run["snakefile"].parent / code

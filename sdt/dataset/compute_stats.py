@@ -33,17 +33,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdt import layout
+from sdt import constants, layout
+from sdt.constants import OLIVER_SCALE_FACTOR, OLIVER_SHOULDER_PX, REPO
 from sdt.errors import InputError
 from sdt.io import save_npz
 from sdt.poses import to_121, to_parted
 
 log = logging.getLogger(__name__)
 
-OLIVER_SCALE_FACTOR = 0.9549234615419752
-OLIVER_SHOULDER_PX = 331.0850066245443
 # The release's per-speaker statistics (SDT_SPEC 9), data beside the config; rule compute_stats passes the path.
-RELEASE_STATS_JSON = Path(__file__).resolve().parents[2] / "config" / "published" / "release_speakers_stat.json"
+RELEASE_STATS_JSON = REPO / constants.RELEASE_STATS_JSON
 SCALE_RULES = ("rescaled_to_oliver", "shoulder_width", "released")
 STATS_CHOICES = ("auto", "release", "computed")
 UNDETECTED_PX = 5.0  # SDT_SPEC 2.8: a raw point with |x| < 5 and |y| < 5 is "undetected" for the statistics

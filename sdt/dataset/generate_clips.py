@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from sdt.constants import clip_samples
 from sdt.dataset.keypoints import load_keep, load_pose_file
 from sdt.errors import InputError
 from sdt.io import atomic_path
@@ -36,11 +37,6 @@ log = logging.getLogger(__name__)
 
 CHUNK_CLIPS = 128  # clips per write: ~35 MB of 16 kHz audio + 9 MB of poses
 FPS_TOLERANCE = 0.01  # relative difference between the keypoints' fps and the expected fps that is an error
-
-
-def audio_length(clip_frames, fps, rate):
-    """Samples per clip: ``int(clip_frames * rate / fps)`` (68266 for 64 frames at 15 fps, 16 kHz)."""
-    return int(clip_frames * rate / fps)
 
 
 def audio_starts(start_frame, fps, rate):
@@ -59,7 +55,7 @@ def plan_windows(keep, n_audio, fps, rate, clip_frames=64, clip_stride=5, skip_f
     starts = np.arange(skip_frames, len(keep) - clip_frames + int(last_window), clip_stride, dtype=np.int64)
     bad = np.concatenate([[0], np.cumsum(~keep, dtype=np.int64)])  # bad[i] = outlier frames before frame i
     invalid = bad[starts + clip_frames] - bad[starts] > 0
-    audio_len = audio_length(clip_frames, fps, rate)
+    audio_len = clip_samples(clip_frames, fps, rate)
     first = audio_starts(starts, fps, rate)
     short = ~invalid & (first + audio_len > n_audio)
     ok = ~invalid & ~short

@@ -35,7 +35,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from sdt import layout
-from sdt.dataset.split_dataset import SPLITS, SplitArrays, seconds
+from sdt.constants import SPLITS
+from sdt.dataset.split_dataset import SplitArrays, seconds
 from sdt.errors import InputError
 from sdt.io import load_npz, write_csv
 

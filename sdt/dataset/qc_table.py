@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdt.dataset.split_dataset import SPLITS
+from sdt.constants import SPLITS
 from sdt.errors import InputError
 from sdt.io import load_npz, write_csv
 

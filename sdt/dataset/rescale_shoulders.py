@@ -12,6 +12,7 @@ import logging
 
 import numpy as np
 
+from sdt.constants import OLIVER_SHOULDER_PX
 from sdt.dataset.keypoints import load_keep, load_pose_file
 from sdt.errors import InputError
 from sdt.io import save_npz
@@ -46,7 +47,7 @@ def rescale_pose(pose, factor):
     return out
 
 
-def rescale_shoulders(keypoints_path, outliers_path, out_path, enabled=True, reference_px=331.0850066245443):
+def rescale_shoulders(keypoints_path, outliers_path, out_path, enabled=True, reference_px=OLIVER_SHOULDER_PX):
     """The rescale_shoulders step -> rescaled npz (pose, factor, shoulder_px, reference_px, enabled, fps).
 
     Returns {"factor", "shoulder_px", "kept_frames"}.  Inputs are only read."""

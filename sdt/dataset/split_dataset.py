@@ -27,12 +27,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from sdt.constants import SPLITS
 from sdt.errors import InputError
 from sdt.io import NPZ_ERRORS, atomic_path, load_npz, write_csv
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "idle", "dev")
 COPY_CHUNK = 256  # clips per copy when an array is shrunk
 CLIP_CHUNK = 128  # clips read from a clip file at a time: ~35 MB of audio + 9 MB of poses
 

@@ -64,7 +64,7 @@ def predict_windows(model, windows, templates=None, batch=BATCH, seed=0):
     out = []
     for i in range(0, len(windows), batch):
         tpl = None if templates is None else templates[i:i + batch]
-        if model.definition.family == "moglow":
+        if model.family.latent == "noise":  # MoGlow: window w's latent from (seed, w)
             tpl = model.noise(seed, range(i, min(i + batch, len(windows))))
         out.append(np.asarray(model.predict(windows[i:i + batch], tpl).cpu()))
     poses = np.concatenate(out)  # [W, 64, 2, 121]

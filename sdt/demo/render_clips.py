@@ -41,7 +41,7 @@ def render_clips(model_path, stats_path, dev_poses, dev_audio, video_out, index_
     rows = np.unique(np.round(np.linspace(0, len(poses) - 1, min(n_clips, len(poses)))).astype(int))
     model = load_gesture_model(model_path, pick_device(device, threads), stats=stats, pose_vae=pose_vae,
                                index_csv=index_csv, temperature=1.0 if temperature is None else temperature)
-    tpl = model.noise(seed, rows) if model.definition.family == "moglow" else None
+    tpl = model.noise(seed, rows) if model.family.latent == "noise" else None
     if model.templates is not None:
         pick = np.random.default_rng(seed).integers(len(model.templates), size=len(rows))
         tpl = model.templates.detach().cpu().numpy()[pick]

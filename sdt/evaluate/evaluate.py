@@ -41,7 +41,7 @@ from sdt.constants import FTD_INPUTS
 from sdt.device import pick_device
 from sdt.errors import InputError
 from sdt.evaluate import metrics
-from sdt.evaluate.metrics import FTD_BY_INPUT, METRICS, aggregate
+from sdt.evaluate.metrics import FTD_BY_INPUT, METRICS, PER_CLIP, ClipContext, aggregate, split_mean
 from sdt.inference import load_gesture_model, load_pose_encoder
 from sdt.io import sha256, write_text
 from sdt.methods import REFERENCES, Method
@@ -185,38 +185,35 @@ def ftd_scores(pred_codes, true_codes, chosen):
     return out
 
 
+# A run's keys in order: the metrics, FTD on each encoder input just before FTD
+RESULT_KEYS = tuple(k for m in METRICS for k in ((*FTD_BY_INPUT, m) if m == "FTD" else (m,)))
+
+
 class _Scores:
     """Per-clip metrics, predicted codes and predictions of one run (one seed), gathered batch by batch."""
 
     def __init__(self, seed):
-        self.seed, self.codes, self.preds = seed, {}, []
-        self.clip = {m: [] for m in ("L2", "lip_sync_error", "PCK", "diversity", "BC")}
+        self.seed, self.codes, self.preds, self.diversity = seed, {}, [], []
+        self.clip = {m.name: [] for m in PER_CLIP}
 
-    def add(self, pred, true, codes, threshold, onsets, samples=None):
-        self.clip["L2"].append(metrics.l2(pred, true))
-        self.clip["lip_sync_error"].append(metrics.lip_sync_error(pred, true))
-        self.clip["PCK"].append(metrics.pck(pred, true, threshold))
-        self.clip["BC"].append(metrics.beat_consistency(pred, onsets))
+    def add(self, pred, true, codes, context, samples=None):
+        for m in PER_CLIP:
+            self.clip[m.name].append(m.per_clip(pred, true, context))
         self.preds.append(torch.as_tensor(pred).float().cpu().numpy())  # [B, T, 2, P]: L1div is over the split
         if samples is not None:
-            self.clip["diversity"].append(metrics.diversity(torch.stack(samples)))
+            self.diversity.append(metrics.diversity(torch.stack(samples)))
         for i, c in codes.items():  # {FTD input: [B, 2D]}: mu, logvar
             self.codes.setdefault(i, []).append(c)
 
     def result(self, true_codes, ftd_input, diversity=None):
-        out = {"seed": self.seed}
-        for m in ("L2", "lip_sync_error"):
-            out[m] = float(np.concatenate(self.clip[m]).mean())
+        out = {"seed": self.seed, **{m.name: split_mean(m, np.concatenate(self.clip[m.name])) for m in PER_CLIP}}
         if true_codes:
             out.update(ftd_scores({i: np.concatenate(c) for i, c in self.codes.items()}, true_codes, ftd_input))
         else:  # no pose VAE (validation without FTD)
             out.update(dict.fromkeys(("FTD", "FTD_mu_logvar", *FTD_BY_INPUT)))
-        out["diversity"] = float(np.concatenate(self.clip["diversity"]).mean()) if self.clip["diversity"] else diversity
-        out["PCK"] = float(np.concatenate(self.clip["PCK"]).mean())
-        bc = np.concatenate(self.clip["BC"])  # NaN for a clip without speech onsets: left out
-        out["BC"] = float(np.nanmean(bc)) if np.isfinite(bc).any() else None
+        out["diversity"] = float(np.concatenate(self.diversity).mean()) if self.diversity else diversity
         out["L1div"] = metrics.l1_diversity(np.concatenate(self.preds))
-        return out
+        return {k: out[k] for k in ("seed", *RESULT_KEYS)}
 
 
 def _predictions(model, audio, true_mu, latents, settings):
@@ -264,7 +261,7 @@ def evaluate_split(method, clips, encoder, stats, settings, model=None, progress
             elif model is not None:
                 pred = model.predict(audio)
             codes = {} if encoder is None else encoder_codes(encoder, pred, inputs)
-            scores.add(pred, true, codes, settings.pck_threshold, onsets[start:start + len(true)], samples)
+            scores.add(pred, true, codes, ClipContext(settings.pck_threshold, onsets[start:start + len(true)]), samples)
         bar.update(len(true))
         t2 = time.perf_counter()
         timing["wait"], timing["compute"], t0 = timing["wait"] + t1 - t0, timing["compute"] + t2 - t1, t2

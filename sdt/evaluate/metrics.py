@@ -11,6 +11,8 @@ diversity L1div (higher = more varied across clips).
 
 import math
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,9 +27,8 @@ PCK_THRESHOLD = 0.2  # PCK@0.2 of the true pose's larger bounding-box side (Yang
 BC_SIGMA = 0.3  # s: the Gaussian width of beat consistency (EMAGE's 0.3 s)
 BC_WINDOW = 3  # frames on each side a motion beat's speed must be below: +-0.2 s at 15 fps (EMAGE: +-7 at 30 fps)
 ONSET_HOP = 512  # samples between onset-strength frames (librosa's default, EMAGE's call): 32 ms at 16 kHz
-METRICS = ("L2", "lip_sync_error", "FTD", "FTD_mu_logvar", "diversity", "PCK", "BC", "L1div")  # in order
 # FTD on both pose-encoder inputs of a global-pose model (issue 14; SDT_SPEC 6): ``release`` (the release's
-# transform_normalized_parted2global) and ``parted`` (the prediction made parted); FTD above is the configured one.
+# transform_normalized_parted2global) and ``parted`` (the prediction made parted); FTD is the configured one.
 # For a parted model both inputs are the same.  Stored in the evaluation JSON, not in the table's columns.
 FTD_BY_INPUT = tuple(f"{m}_{i}" for i in FTD_INPUTS for m in ("FTD", "FTD_mu_logvar"))
 
@@ -129,11 +130,11 @@ def pck(pred, true, threshold=PCK_THRESHOLD):
     return (point_distances(pred, true) <= ref[..., None]).mean(axis=(-2, -1))
 
 
-def aggregate(per_seed, names=METRICS):
+def aggregate(per_seed, names=None):
     """Mean and sample standard deviation (ddof 1; None with one run) over runs, per metric of ``names`` (missing
     or None: None)."""
     mean, std = {}, {}
-    for m in names:
+    for m in METRICS if names is None else names:
         values = [r.get(m) for r in per_seed]
         if any(v is None or not math.isfinite(v) for v in values):
             mean[m] = std[m] = None
@@ -197,3 +198,64 @@ def l1_diversity(poses):
     poses = _np(poses)
     mean = poses.reshape(-1, *poses.shape[-2:]).mean(axis=0)  # [2, P]
     return float(np.abs(poses - mean).sum(axis=-2).mean())
+
+
+# -- the registry: one home for every metric's name, computation, header, decimals and direction -------------------
+@dataclass(frozen=True)
+class ClipContext:
+    """What a per-clip metric may need besides the poses: the PCK threshold and each clip's speech onsets (s)."""
+
+    pck_threshold: float = PCK_THRESHOLD
+    onsets: list | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # its key in evaluation JSONs, validation histories (val_<name>) and tables
+    label: str  # its column header, without the direction arrow
+    decimals: int  # digits in this workflow's tables
+    better: str  # "lower" | "higher" | "" (a description, neither better nor worse: diversity, L1div)
+    note: str  # what it measures, for the tables' notes
+    per_clip: Callable | None = None  # (pred, true, ClipContext) -> [B]; None: computed over the split
+    nan_as_missing: bool = False  # per-clip NaN = no value for that clip (left out of the mean; all NaN -> None)
+    paper_decimals: int | None = None  # as the paper's Tables 1-3 print it; None: not one of the paper's metrics
+
+    @property
+    def header(self):
+        return self.label + {"lower": " ↓", "higher": " ↑"}.get(self.better, "")
+
+
+REGISTRY = (
+    Metric("L2", "L2", 2, "lower", "L2 (px)", per_clip=lambda p, t, c: l2(p, t), paper_decimals=1),
+    Metric("lip_sync_error", "E_lip", 4, "lower", "lip-sync error",
+           per_clip=lambda p, t, c: lip_sync_error(p, t), paper_decimals=2),
+    Metric("FTD", "FTD", 3, "lower", "FTD (Fréchet Template Distance on the pose VAE's mu)", paper_decimals=2),
+    Metric("FTD_mu_logvar", "FTD [mu, logvar]", 3, "lower", "FTD on [mu, logvar]"),
+    Metric("diversity", "diversity", 2, "", "diversity (mean pairwise L2, px, between predictions for the same "
+           "audio under different templates or latents): higher = more varied"),
+    Metric("PCK", "PCK", 4, "higher", "PCK", per_clip=lambda p, t, c: pck(p, t, c.pck_threshold)),
+    Metric("BC", "BC", 4, "higher", "BC (beat consistency: motion beats near the speech onsets, sigma 0.3 s)",
+           per_clip=lambda p, t, c: beat_consistency(p, c.onsets), nan_as_missing=True),
+    Metric("L1div", "L1div", 2, "", "L1div (mean L1 distance, px per point, of the predictions to their mean over "
+           "the clips): higher = more varied"),
+)
+METRIC = {m.name: m for m in REGISTRY}
+METRICS = tuple(METRIC)  # in table order
+PER_CLIP = tuple(m for m in REGISTRY if m.per_clip is not None)
+PAPER_METRICS = tuple(m.name for m in REGISTRY if m.paper_decimals is not None)  # the paper's columns
+
+
+def split_mean(metric, per_clip):
+    """A split's value of a per-clip metric from its clips' values [N]: the mean (NaN-free clips only, None when
+    none, for a metric that marks missing values with NaN)."""
+    if metric.nan_as_missing:
+        return float(np.nanmean(per_clip)) if np.isfinite(per_clip).any() else None
+    return float(np.mean(per_clip))
+
+
+def metrics_note():
+    """One sentence per direction: which metrics are better lower, which higher, and what the others describe."""
+    lower = [m.note for m in REGISTRY if m.better == "lower" and m.name != "FTD_mu_logvar"]
+    higher = [m.note for m in REGISTRY if m.better == "higher"]
+    other = [m.note for m in REGISTRY if not m.better]
+    return (f"{', '.join(lower)}: lower is better; {', '.join(higher)}: higher is better; " + "; ".join(other) + ".")

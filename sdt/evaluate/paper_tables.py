@@ -27,18 +27,13 @@ import numpy as np
 import pandas as pd
 
 from sdt.errors import InputError
-from sdt.evaluate.metrics import METRICS, aggregate
+from sdt.evaluate.metrics import METRIC, METRICS, PAPER_METRICS, aggregate, metrics_note
 from sdt.io import write_csv, write_text
 from sdt.methods import LABELS, REFERENCES
 
-PAPER_METRICS = ("L2", "lip_sync_error", "FTD")  # the paper's columns
 TITLES = {1: "Table 1: templates", 2: "Table 2: methods", 3: "Table 3: normalisation and hierarchy (no template)"}
 EXTRA_ROWS = {3: (("bn_parted", "BN; hierarchical (not in the paper)"),
                   ("in_parted", "IN; hierarchical (not in the paper)"))}
-HEADERS = {"L2": "L2 ↓", "lip_sync_error": "E_lip ↓", "FTD": "FTD ↓", "FTD_mu_logvar": "FTD [mu, logvar] ↓",
-           "diversity": "diversity", "PCK": "PCK ↑", "BC": "BC ↑", "L1div": "L1div"}
-DECIMALS = {"L2": 2, "lip_sync_error": 4, "FTD": 3, "FTD_mu_logvar": 3, "diversity": 2, "PCK": 4, "BC": 4, "L1div": 2}
-PAPER_DECIMALS = {"L2": 1, "lip_sync_error": 2, "FTD": 2}  # as the paper prints them; ours with one digit more
 LONG_COLUMNS = ["table", "row", "method", "variant", "speaker", "metric", "status", "value", "std", "n_seeds",
                 "paper", "difference"]
 
@@ -151,7 +146,7 @@ def _cell(value, std, decimals):
 
 def _paper_cell(cell):
     """One cell of Tables 1-3: ours (paper p; Δ d), 'not run (paper p)', ..."""
-    dec = PAPER_DECIMALS[cell["metric"]] + 1
+    dec = METRIC[cell["metric"]].paper_decimals + 1  # ours with one digit more than the paper prints
     paper = f"{cell['paper']:.{dec - 1}f}" if _number(cell["paper"]) else None
     if cell["status"] == "not run":
         return f"not run (paper {paper})" if paper else "not run"
@@ -168,7 +163,7 @@ def paper_grids(cells, labels=None):
     grids = {}
     for table, part in cells.groupby("table", sort=True):
         part = part.assign(text=[_paper_cell(c) for c in part.to_dict("records")],
-                           column=part["speaker"] + " " + part["metric"].map(HEADERS))
+                           column=part["speaker"] + " " + part["metric"].map(lambda m: METRIC[m].header))
         grid = part.pivot_table(index=["row", "method", "variant"], columns="column", values="text", aggfunc="first",
                                 sort=False)
         grid = grid[list(dict.fromkeys(part["column"]))].reset_index()
@@ -251,18 +246,14 @@ def paper_html(grids, results, frame):
 def evaluations_markdown(frame, results, labels=None):
     """Every evaluation as Markdown, with a short note on units and settings."""
     labels = {**LABELS, **(labels or {})}
-    cols = ["speaker", "method", *(HEADERS[m] for m in METRICS), "clips"]
-    note = ("Final results: neck-relative px on Oliver's scale (SDT_SPEC 1.3).  L2, lip-sync error and FTD: lower is "
-            "better; PCK: higher is better; diversity (mean pairwise L2, px, between predictions for the same audio "
-            "under different templates or latents): higher = more varied; BC (beat consistency: motion beats near "
-            "the speech onsets, sigma 0.3 s): higher = better aligned; L1div (mean L1 distance, px per point, of the "
-            "predictions to their mean over the clips): higher = more varied.  " + _settings_note(results)
-            + _stats_note(frame))
+    cols = ["speaker", "method", *(METRIC[m].header for m in METRICS), "clips"]
+    note = ("Final results: neck-relative px on Oliver's scale (SDT_SPEC 1.3).  " + metrics_note() + "  "
+            + _settings_note(results) + _stats_note(frame))
     if "L2_std" in frame:
         note += ("  Mean ± sample std over seeds; methods that draw nothing at random and the reference rows are "
                  "deterministic and evaluated once.")
     rows = [[str(row["speaker"]), labels.get(row["method"], row["method"]),
-             *(_cell(row[m], row.get(f"{m}_std"), DECIMALS[m]) for m in METRICS), str(row["n_clips"])]
+             *(_cell(row[m], row.get(f"{m}_std"), METRIC[m].decimals) for m in METRICS), str(row["n_clips"])]
             for row in frame.to_dict("records")]
     lines = ["# Speech Drives Templates: every evaluation on the dev split", "", note, "",
              *_markdown_table(pd.DataFrame(rows, columns=cols))]

@@ -1,6 +1,6 @@
 """The epoch loop and the validation pass (SDT_SPEC 5), the same for every method: a method's networks and
 optimisers live in a ``Run`` (sdt/train/run.py), its training step and prediction in its family's module
-(sdt/train/steps/<family>.py); these functions only iterate.
+(sdt/families/<family>.py); these functions only iterate.
 """
 
 import math
@@ -26,7 +26,7 @@ def check_finite(loss, epoch, step, name):
 
 def train_one_epoch(run, loader, epoch, progress=True) -> dict[str, float]:
     run.train_mode(True)
-    step_fn = run.family.step  # sdt/train/steps/<family>.py
+    step_fn = run.ops.step  # sdt/families/<family>.py
     sums, n = {}, 0
     bar = tqdm(loader, desc=f"{run.method} epoch {epoch}", leave=False, disable=not progress, unit="batch")
     for batch in bar:

@@ -8,11 +8,11 @@ import random
 import numpy as np
 import torch
 
-from sdt.audio import MelSpectrogram
 from sdt.checkpoint import stats_payload
 from sdt.device import fast_layout
+from sdt.families import family, features
 from sdt.methods import Method
-from sdt.train import distributed, steps
+from sdt.train import distributed
 from sdt.train.config import TrainSettings
 from sdt.train.engine import check_finite
 from sdt.train.perf import FastMode, fast_mode
@@ -20,9 +20,9 @@ from sdt.train.perf import FastMode, fast_mode
 
 def build_networks(method, settings):
     """The networks of a method (a :class:`sdt.methods.Method` or a name) with their configs (what a checkpoint
-    needs to rebuild them), built by its family's step module (sdt/train/steps/)."""
+    needs to rebuild them), built by its family's module (sdt/families/)."""
     definition = Method.of(method)
-    return steps.family(definition.family).build(definition, TrainSettings.of(settings))
+    return family(definition.family).load().build(definition, TrainSettings.of(settings))
 
 
 class Run:
@@ -32,7 +32,8 @@ class Run:
         """``method``: a :class:`sdt.methods.Method`, its definition dict or a paper method's name."""
         settings = TrainSettings.of(settings)
         self.definition = Method.of(method)
-        self.method, self.family = self.definition.name, steps.family(self.definition.family)
+        self.method, self.family = self.definition.name, family(self.definition.family)
+        self.ops = self.family.load()  # the family's build, init_state, prepare, step and predict
         self.settings, self.device, self.writer = settings, device, writer
         self.parted = self.definition.parted  # parted or global poses (SDT_SPEC 1.3)
         self.stats = stats
@@ -40,14 +41,14 @@ class Run:
                         for k, v in stats.items()}
         self.epoch, self.step, self.history = 0, 0, []
         self.ctx, self.wrapped, self.init_info = distributed.SINGLE, {}, None  # see distribute() and init_from
-        self.nets, self.configs = self.family.build(self.definition, settings)
+        self.nets, self.configs = self.ops.build(self.definition, settings)
         self.nets = {k: fast_layout(v.to(device), device) for k, v in self.nets.items()}
-        self.mel = MelSpectrogram().to(device)
+        self.features = features(self.definition.family).to(device)  # the family's audio input
         self.fused = device.type in ("cpu", "cuda")  # one kernel for all tensors: ~5x faster than the per-tensor loop
         self.opts = {k: torch.optim.Adam(v.parameters(), lr=settings.lr, fused=self.fused)
                      for k, v in self.nets.items()}
         self.buffers, self.templates = {}, None
-        self.family.init_state(self, n_train, fixed_templates)  # templates (and their Adam), buffers, features
+        self.ops.init_state(self, n_train, fixed_templates)  # templates (and their Adam), buffers, features
         milestones = settings.milestones()
         self.scheds = {k: torch.optim.lr_scheduler.MultiStepLR(o, milestones, settings.lr_gamma)
                        for k, o in self.opts.items()}
@@ -56,7 +57,7 @@ class Run:
 
     def prepare(self, train_set):
         """What the networks fit on the training clips before the first step (the baselines' input statistics)."""
-        self.family.prepare(self, train_set)
+        self.ops.prepare(self, train_set)
 
     def apply_fast_mode(self, mode):
         """Mixed precision, channels-last audio encoders and compiled networks (sdt.train.perf.FastMode).  Checkpoints
@@ -125,7 +126,7 @@ class Run:
     def predict_normalised(self, batch, generator=None):
         """Normalised poses [B, 64, 2, 121] of the method for a batch (its family's ``predict``: templates and
         MoGlow's latents drawn with ``generator``)."""
-        return self.family.predict(self, batch, generator)
+        return self.ops.predict(self, batch, generator)
 
     # -- checkpoints ------------------------------------------------------------------------------------
     def payload(self, with_optimisers=True):

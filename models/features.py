@@ -12,7 +12,7 @@ resampled to the pose frame rate by :func:`pose_rate_pooling`, which MoGlow's me
 import numpy as np
 import torch
 
-from sdt.constants import AUDIO_RATE, FPS
+from models.contract import AUDIO_RATE, FPS
 
 
 def _hz_to_mel(f):

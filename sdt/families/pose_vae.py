@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from models.pose_vae import PoseSeqVAE, PoseVAEConfig, vae_kl
-from sdt.train.steps import backward
+from sdt.families import backward
 
 
 def build(definition, settings):

@@ -17,7 +17,7 @@ from dataclasses import asdict
 import torch
 
 from models.moglow import MoGlow, MoGlowConfig
-from sdt.train.steps import backward, fit_subset
+from sdt.families import backward, fit_subset
 
 CHUNK = 128  # clips per mel pass while fitting the input statistics
 GRAD_VALUE, GRAD_NORM = 5.0, 100.0  # StyleGestures' max_grad_clip and max_grad_norm
@@ -37,7 +37,7 @@ def prepare(run, train_set):
     net, rows = run.nets["netG"], fit_subset(len(train_set))
     pooled = []
     for i in range(0, len(rows), CHUNK):
-        mel = run.mel(train_set[rows[i:i + CHUNK]]["audio"].to(run.device))  # (n, 80, 427)
+        mel = run.features(train_set[rows[i:i + CHUNK]]["audio"].to(run.device))  # (n, 80, 427)
         pooled.append(net.pose_rate_mel(mel, net.frames_spanned(mel)))  # (n, 80, 64)
     net.mel_norm.fit(torch.cat(pooled))
 
@@ -48,7 +48,7 @@ def _clip(params):
 
 
 def step(run, batch):
-    mel = run.mel(batch["audio"])
+    mel = run.features(batch["audio"])
     with run.autocast():
         nll = run.net("netG").nll(batch["poses"], mel)
     loss = nll.float()
@@ -59,7 +59,23 @@ def step(run, batch):
 
 def predict(run, batch, generator=None):
     """One sample per clip at temperature 1."""
-    net, mel = run.nets["netG"], run.mel(batch["audio"])
+    net, mel = run.nets["netG"], run.features(batch["audio"])
     shape = (len(mel), net.frames_spanned(mel), net.cfg.dim)
     z = torch.randn(shape, generator=generator)
     return net.inverse(z.to(run.device), mel).float()
+
+
+# -- inference (sdt.inference.GestureModel) ---------------------------------------------------------------------------
+def infer(net, mel, z):
+    """mel [B, 80, T] and the latent z [B, T', 2 x 121] (temperature x N(0, I)) -> normalised poses [B, T', 2, 121]."""
+    return net.inverse(z, mel)
+
+
+def latent_shape(net, n_frames):
+    """The shape of one clip's z: [n_frames, 2 x 121]."""
+    return (n_frames, net.cfg.dim)
+
+
+def latent_frames(net, mel):
+    """The frames a mel spectrogram spans (64 for a clip's 427 mel frames)."""
+    return net.frames_spanned(mel)

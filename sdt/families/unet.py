@@ -25,8 +25,8 @@ from models.discriminator import (
 )
 from models.generator import GeneratorConfig, SequenceGeneratorCNN
 from models.pose_vae import template_kl
+from sdt.families import backward
 from sdt.methods import BP_TEMPLATES, GENERATOR_NORM
-from sdt.train.steps import backward
 
 
 def build(definition, settings):
@@ -68,7 +68,7 @@ def batch_kl(templates):
 def step(run, batch):
     """Generator step (L1 [+ KL] [+ LSGAN]), then the discriminator's when the method has one."""
     weight = run.definition.gan_weight
-    mel = run.mel(batch["audio"])
+    mel = run.features(batch["audio"])
     templates = None if run.templates is None else run.templates[batch["index"]]  # [B, D] or [B, D, T]
     with run.autocast():
         pred = run.net("netG")(mel, templates)
@@ -105,9 +105,21 @@ def discriminator_step(run, real, fake, weight):
 def predict(run, batch, generator=None):
     """The generator on the batch's audio, with a random row of the template table per clip (the release's test
     default); the same rows every epoch for the same ``generator`` seed."""
-    mel = run.mel(batch["audio"])
+    mel = run.features(batch["audio"])
     templates = None
     if run.templates is not None:
         rows = torch.randint(len(run.templates), (len(mel),), generator=generator).to(run.device)
         templates = run.templates[rows]
     return run.nets["netG"](mel, templates).float()
+
+
+# -- inference (sdt.inference.GestureModel) ---------------------------------------------------------------------------
+def infer(net, mel, template):
+    """mel [B, 80, T] (+ templates [B, D] or [B, D, 64]) -> normalised poses [B, 64, 2, 121]."""
+    return net(mel, template)
+
+
+def infer_samples(net, mel, templates):
+    """K template samples [K, B, ...] of one batch: the audio encoder (~95 % of a pass) runs once for all K."""
+    encoded = net.audio_encoder(mel, net.cfg.n_frames)
+    return [net(mel, t, features=encoded) for t in templates]
