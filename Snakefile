@@ -17,11 +17,7 @@ configfile: "config/config.yaml"
 report: "report/workflow.rst"
 
 
-include: "rules/config.smk"
 include: "rules/common.smk"
-include: "rules/common_train.smk"
-include: "rules/common_evaluate.smk"
-include: "rules/targets.smk"
 include: "rules/dataset_videos.smk"
 include: "rules/dataset_speakers.smk"
 include: "rules/train.smk"
@@ -43,8 +39,4 @@ localrules:
 rule all:
     default_target: True
     input:
-        dataset_targets(),
-        model_targets(),
-        evaluation_targets(),
-        table_targets(),
-        demo_targets(),
+        PLAN.targets(),

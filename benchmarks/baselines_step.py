@@ -21,8 +21,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from models.audio2body import Audio2Body, Audio2BodyConfig, audio2body_loss
-from models.moglow import MoGlow, MoGlowConfig
 from models.features import MFCC, MelSpectrogram
+from models.moglow import MoGlow, MoGlowConfig
 
 CLIP = 68266  # samples of a 64-frame clip
 

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rates import BestOf, Clock, load, machine_line, matmul_rate  # noqa: E402
@@ -40,8 +39,7 @@ N_TRAIN = 64  # rows of the template table
 def base_settings(**overrides):
     from sdt.train.config import TrainSettings
 
-    train = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["train"]
-    return {**TrainSettings.from_config(train).as_dict(), "video_format": [], "validate_ftd": False, **overrides}
+    return {**TrainSettings().as_dict(), "video_format": [], "validate_ftd": False, **overrides}
 
 
 def random_batch(batch, generator):

@@ -1,117 +1,28 @@
-# Lookups and input functions the rules share: speakers and their videos, code digests, wildcard constraints, the
-# dataset's helpers.  Training's settings and inputs are in common_train.smk, evaluation's and the demo's in
-# common_evaluate.smk, target lists in targets.smk, the config in config.smk.
+# The plan of this run (sdt/plan/: every decision, built once from the config and tested directly) and the thin
+# adapters that hand it the rules' wildcards.  Nothing is decided here.
 import os
-from pathlib import Path
 
-from sdt.constants import AUDIO_RATE, CLIP_FRAMES, FPS, SPLITS
+from sdt.constants import SPLITS
 from sdt.families import FAMILIES
-from sdt.methods import BP_TEMPLATES, POSE_VAE, REFERENCES
-from sdt.provenance import code_digest
-from sdt.train.config import NOT_SETTINGS, SPEED_ONLY  # train: keys that are no setting / that only change speed
+from sdt.methods import REFERENCES
+from sdt.plan import ConfigError, Plan
 from snakemake.logging import logger
 
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
+try:
+    PLAN = Plan(config, workflow.basedir)
+except ConfigError as e:  # one line naming the key, not a traceback
+    raise WorkflowError(str(e)) from None
+config.update(PLAN.config)  # typed, with the schema's defaults
+for _line in PLAN.describe():
+    logger.info(_line)
 
 # Step scripts import this workflow's own packages (sdt, models) in whatever environment runs them (.venv, a conda
 # environment built by --sdm conda from envs/sdt.yaml, a cluster node): Snakemake puts only workflow_scripts/ on
-# their path, so the workflow's folder goes first on the PYTHONPATH they inherit.
-# (Set, not required from the user: hence no `envvars:` directive.)
+# their path, so the workflow's folder goes first on the PYTHONPATH they inherit (set, not required from the user:
+# hence no `envvars:` directive).
 _PYTHONPATH = os.environ.get("PYTHONPATH", "").split(os.pathsep)
 if _PYTHONPATH[0] != workflow.basedir:
     os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, (workflow.basedir, *_PYTHONPATH))))
-
-
-def code(script, *modules):
-    """A param that changes when the code a step runs changes: a digest of workflow_scripts/<script>.py and of every
-    project module it imports (sdt.provenance), plus ``modules`` (dotted names) that it loads by name: a method
-    family's step module and network (sdt/train/steps/<family>.py, models/<network>.py).  Snakemake's own `code`
-    trigger watches the step script alone."""
-    return code_digest(Path(workflow.basedir) / "workflow_scripts" / f"{script}.py", workflow.basedir, modules)
-
-
-def family_code(script, family):
-    """code() of a step that runs one method family: its network module (and, for training, its step module)."""
-    return code(script, *FAMILIES[family].code_modules())
-
-
-def method_code(script):
-    """Param function: code() of ``script`` for the {method} of a job (reference rows use no network)."""
-
-    def digest(wildcards):
-        method = METHODS.get(wildcards.method)
-        return code(script) if method is None else family_code(script, method.family)
-
-    return digest
-
-
-def family_methods(family):
-    """Wildcard regex of the methods of ``family`` (a rule per family trains them)."""
-    names = [name for name, m in METHODS.items() if m.family == family]
-    return "|".join(names) if names else "(?!)"
-
-
-SOURCES = ("videos", "released", "sample")  # where a speaker's clips come from: exactly one per speaker (schema)
-
-
-def speaker_kind(speaker):
-    """'videos', 'released' or 'sample'."""
-    return next(k for k in SOURCES if k in config["speakers"][speaker])
-
-
-def _video_folder_files(speaker):
-    folder = Path(config["speakers"][speaker]["videos"])
-    if not folder.is_dir():
-        raise WorkflowError(f"speaker '{speaker}': videos folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
-    if not files:
-        raise WorkflowError(f"speaker '{speaker}': no video files ({', '.join(VIDEO_EXTENSIONS)}) in {folder}")
-    stems = [p.stem for p in files]
-    clash = sorted({s for s in stems if stems.count(s) > 1})
-    if clash:
-        raise WorkflowError(f"speaker '{speaker}': several files share the name {clash} in {folder}")
-    return {p.stem: str(p) for p in files}
-
-
-def speaker_videos(speaker):
-    """The {video} wildcard values of a speaker built from videos (raw or sample)."""
-    kind = speaker_kind(speaker)
-    if kind == "sample":
-        return [f"sample{i:02d}" for i in range(config["sample"]["videos"])]
-    if kind == "videos":
-        return list(_video_folder_files(speaker))
-    return []
-
-
-def source_video(wildcards):
-    """The raw video of one {speaker}/{video}: the user's file, or the synthesised sample video."""
-    if speaker_kind(wildcards.speaker) == "sample":
-        return f"results/{wildcards.speaker}/source/{wildcards.video}.mp4"
-    return _video_folder_files(wildcards.speaker)[wildcards.video]
-
-
-def per_video(pattern):
-    """Input function: ``pattern`` (with {speaker} and {video}) expanded over a speaker's videos."""
-
-    def inputs(wildcards):
-        return [pattern.format(speaker=wildcards.speaker, video=v) for v in speaker_videos(wildcards.speaker)]
-
-    return inputs
-
-
-def released_index(wildcards):
-    """processed_137.csv of a released speaker (SDT_SPEC 2.1)."""
-    return f'{config["speakers"][wildcards.speaker]["released"]}/processed_137.csv'
-
-
-def _speaker_regex(kinds):
-    names = [s for s in config["speakers"] if speaker_kind(s) in kinds]
-    return "|".join(names) if names else "(?!)"  # (?!) never matches
-
-
-VIDEO_SPEAKERS = _speaker_regex(("videos", "sample"))
-RELEASED_SPEAKERS = _speaker_regex(("released",))
-SAMPLE_SPEAKERS = _speaker_regex(("sample",))
 
 
 wildcard_constraints:
@@ -120,9 +31,32 @@ wildcard_constraints:
     split="|".join(SPLITS),
 
 
+def code(script):
+    """Param: the digest of the code a step runs (sdt.plan.Plan.code)."""
+    return PLAN.code(script)
+
+
+def method_code(script):
+    """Param function: the code digest of ``script`` for the {method} of a job (its family's code included)."""
+
+    def digest(wildcards):
+        return PLAN.method_code(script, wildcards.method)
+
+    return digest
+
+
+def per_video(pattern):
+    """Input function: ``pattern`` (with {speaker} and {video}) expanded over the speaker's videos."""
+
+    def inputs(wildcards):
+        return [pattern.format(speaker=wildcards.speaker, video=v) for v in PLAN.videos(wildcards.speaker)]
+
+    return inputs
+
+
 def frames_output(pattern):
     """Extracted JPEG frames are bulky: temporary unless the config keeps them."""
-    return directory(pattern) if DATASET["keep_frames"] else temp(directory(pattern))
+    return directory(pattern) if PLAN.dataset.keep_frames else temp(directory(pattern))
 
 
 def dataset_outputs():
@@ -130,9 +64,82 @@ def dataset_outputs():
     return {f"{s}_{k}": f"results/{{speaker}}/dataset/{s}_{k}.npy" for s in SPLITS for k in ("poses", "audio")}
 
 
+def source_video(wildcards):
+    return PLAN.source_video(wildcards.speaker, wildcards.video)
+
+
+def released_index(wildcards):
+    return PLAN.released_index(wildcards.speaker)
+
+
 def scale_rule(wildcards):
-    """How compute_stats sets the speaker's scale_factor (SDT_SPEC 2.8)."""
-    kind = speaker_kind(wildcards.speaker)
-    if kind == "released":
-        return "released"
-    return "rescaled_to_oliver" if DATASET["rescale_shoulders"] else "shoulder_width"
+    return PLAN.scale_rule(wildcards.speaker)
+
+
+def stats_choice(wildcards):
+    return PLAN.stats_choice(wildcards.speaker)
+
+
+def train_inputs(wildcards):
+    return PLAN.train_inputs(wildcards.speaker, wildcards.method)
+
+
+def train_params(wildcards):
+    return PLAN.train_params(wildcards.speaker, wildcards.method)
+
+
+def train_resource(key):
+    """Resource function: a training job's ``key`` (its processes, a speed-only setting: sdt.plan)."""
+
+    def resource(wildcards):
+        return PLAN.train_resources(wildcards.speaker)[key]
+
+    return resource
+
+
+def method_definition(wildcards):
+    return PLAN.definition(wildcards.method)
+
+
+def evaluate_inputs(wildcards):
+    return PLAN.evaluate_inputs(wildcards.speaker, wildcards.method)
+
+
+def evaluate_settings(wildcards):
+    return PLAN.evaluate_settings(wildcards.method)
+
+
+def evaluate_method(wildcards):
+    return PLAN.evaluate_method(wildcards.method)
+
+
+def evaluate_gpus(wildcards):
+    return PLAN.evaluate_gpus(wildcards.method)
+
+
+def model_inputs(wildcards):
+    return PLAN.model_inputs(wildcards.speaker, wildcards.method)
+
+
+def template_models(wildcards):
+    return PLAN.template_models(wildcards.speaker)
+
+
+def template_labels(wildcards):
+    return PLAN.labels(PLAN.template_methods(wildcards.speaker))
+
+
+def training_histories(wildcards):
+    return PLAN.training_histories(wildcards.speaker)
+
+
+def training_plot_methods(wildcards):
+    return PLAN.trained_methods(wildcards.speaker)
+
+
+def demo_audio(wildcards):
+    return PLAN.demo_audio(wildcards.speaker)
+
+
+def sampling_temperature(wildcards):
+    return PLAN.sampling_temperature(wildcards.method)

@@ -11,7 +11,7 @@ rule split_dataset:
     log:
         "logs/split_dataset/{speaker}.log",
     wildcard_constraints:
-        speaker=VIDEO_SPEAKERS,
+        speaker=PLAN.speakers_of("videos", "sample"),
     conda:
         "../envs/sdt.yaml"
     threads: 1
@@ -20,8 +20,8 @@ rule split_dataset:
         runtime=60,
     params:
         code=code("split_dataset"),
-        train_fraction=DATASET["train_fraction"],
-        idle_clips=DATASET["idle_clips"],
+        train_fraction=PLAN.dataset.train_fraction,
+        idle_clips=PLAN.dataset.idle_clips,
     script:
         "../workflow_scripts/split_dataset.py"
 
@@ -37,7 +37,7 @@ rule pack_released:
     benchmark:
         "results/benchmarks/pack_released/{speaker}.tsv"
     wildcard_constraints:
-        speaker=RELEASED_SPEAKERS,
+        speaker=PLAN.speakers_of("released"),
     conda:
         "../envs/sdt.yaml"
     threads: 1
@@ -46,9 +46,9 @@ rule pack_released:
         runtime=120,
     params:
         code=code("pack_released"),
-        clip_frames=CLIP_FRAMES,
-        audio_rate=AUDIO_RATE,
-        fps=FPS,
+        clip_frames=PLAN.dataset.clip_frames,
+        audio_rate=PLAN.dataset.audio_rate,
+        fps=PLAN.dataset.fps,
     script:
         "../workflow_scripts/pack_released.py"
 
@@ -57,7 +57,7 @@ rule compute_stats:
     input:
         train_poses="results/{speaker}/dataset/train_poses.npy",
         index="results/{speaker}/dataset/clips.csv",
-        release_stats=RELEASE_STATS,
+        release_stats=PLAN.release_stats,
     output:
         stats="results/{speaker}/stats.npz",
     log:
@@ -71,7 +71,7 @@ rule compute_stats:
     params:
         code=code("compute_stats"),
         scale_rule=scale_rule,
-        reference_px=DATASET["reference_shoulder_px"],
+        reference_px=PLAN.dataset.reference_shoulder_px,
         stats=stats_choice,
     script:
         "../workflow_scripts/compute_stats.py"
@@ -94,7 +94,7 @@ rule qc_table:
     log:
         "logs/qc_table/{speaker}.log",
     wildcard_constraints:
-        speaker=VIDEO_SPEAKERS,
+        speaker=PLAN.speakers_of("videos", "sample"),
     conda:
         "../envs/sdt.yaml"
     threads: 1
@@ -124,7 +124,7 @@ rule sample_qc:
     log:
         "logs/sample_qc/{speaker}.log",
     wildcard_constraints:
-        speaker=SAMPLE_SPEAKERS,
+        speaker=PLAN.speakers_of("sample"),
     conda:
         "../envs/sdt.yaml"
     threads: 1
@@ -133,6 +133,6 @@ rule sample_qc:
         runtime=10,
     params:
         code=code("sample_qc"),
-        fps=FPS,
+        fps=PLAN.dataset.fps,
     script:
         "../workflow_scripts/sample_qc.py"

@@ -6,14 +6,14 @@
 
 rule make_sample_video:
     input:
-        photo=config["sample"]["photo"],
+        photo=PLAN.sample.photo,
     output:
         video="results/{speaker}/source/{video}.mp4",
         templates="results/{speaker}/source/{video}.templates.csv",
     log:
         "logs/make_sample_video/{speaker}/{video}.log",
     wildcard_constraints:
-        speaker=SAMPLE_SPEAKERS,
+        speaker=PLAN.speakers_of("sample"),
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -22,9 +22,9 @@ rule make_sample_video:
         runtime=10,
     params:
         code=code("make_sample_video"),
-        seconds=config["sample"]["seconds"],
-        seed=config["sample"]["seed"],
-        phrase_seconds=config["sample"]["phrase_seconds"],
+        seconds=PLAN.sample.seconds,
+        seed=PLAN.sample.seed,
+        phrase_seconds=PLAN.sample.phrase_seconds,
     script:
         "../workflow_scripts/make_sample_video.py"
 
@@ -39,7 +39,7 @@ rule change_fps:
     benchmark:
         "results/benchmarks/change_fps/{speaker}/{video}.tsv"
     wildcard_constraints:
-        speaker=VIDEO_SPEAKERS,
+        speaker=PLAN.speakers_of("videos", "sample"),
     conda:
         "../envs/sdt.yaml"
     threads: 1
@@ -48,7 +48,7 @@ rule change_fps:
         runtime=60,
     params:
         code=code("change_fps"),
-        fps=FPS,
+        fps=PLAN.dataset.fps,
     script:
         "../workflow_scripts/change_fps.py"
 
@@ -91,9 +91,9 @@ rule detect_keypoints:
         runtime=240,
     params:
         code=code("detect_keypoints"),
-        detector=DATASET["detector"],
-        fps=FPS,
-        redetect=DATASET["redetect"],
+        detector=PLAN.dataset.detector,
+        fps=PLAN.dataset.fps,
+        redetect=PLAN.dataset.redetect,
     script:
         "../workflow_scripts/detect_keypoints.py"
 
@@ -113,7 +113,7 @@ rule remove_outliers:
         runtime=10,
     params:
         code=code("remove_outliers"),
-        outlier_px=DATASET["outlier_px"],
+        outlier_px=PLAN.dataset.outlier_px,
     script:
         "../workflow_scripts/remove_outliers.py"
 
@@ -134,8 +134,8 @@ rule rescale_shoulders:
         runtime=10,
     params:
         code=code("rescale_shoulders"),
-        enabled=DATASET["rescale_shoulders"],
-        reference_px=DATASET["reference_shoulder_px"],
+        enabled=PLAN.dataset.rescale_shoulders,
+        reference_px=PLAN.dataset.reference_shoulder_px,
     script:
         "../workflow_scripts/rescale_shoulders.py"
 
@@ -157,11 +157,11 @@ rule generate_clips:
         runtime=30,
     params:
         code=code("generate_clips"),
-        fps=FPS,
-        clip_frames=CLIP_FRAMES,
-        clip_stride=DATASET["clip_stride"],
-        skip_frames=DATASET["skip_frames"],
-        audio_rate=AUDIO_RATE,
-        last_window=DATASET["last_window"],
+        fps=PLAN.dataset.fps,
+        clip_frames=PLAN.dataset.clip_frames,
+        clip_stride=PLAN.dataset.clip_stride,
+        skip_frames=PLAN.dataset.skip_frames,
+        audio_rate=PLAN.dataset.audio_rate,
+        last_window=PLAN.dataset.last_window,
     script:
         "../workflow_scripts/generate_clips.py"

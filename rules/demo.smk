@@ -20,7 +20,7 @@ rule make_demo_audio:
         runtime=10,
     params:
         code=code("make_demo_audio"),
-        seed=DEMO["seed"],
+        seed=PLAN.demo.seed,
     script:
         "../workflow_scripts/make_demo_audio.py"
 
@@ -69,7 +69,7 @@ rule demo:
     benchmark:
         "results/benchmarks/demo/{speaker}/{method}.tsv"
     wildcard_constraints:
-        method="|".join(METHODS),
+        method="|".join(PLAN.methods),
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -80,11 +80,11 @@ rule demo:
     params:
         code=method_code("demo"),
         temperature=sampling_temperature,
-        mode=DEMO["mode"],
-        templates=DEMO["templates"],
-        grid=DEMO["grid"],
-        seed=DEMO["seed"],
-        strip_frames=DEMO["strip_frames"],
+        mode=PLAN.demo.mode,
+        templates=PLAN.demo.templates,
+        grid=PLAN.demo.grid,
+        seed=PLAN.demo.seed,
+        strip_frames=PLAN.demo.strip_frames,
     script:
         "../workflow_scripts/demo.py"
 
@@ -107,7 +107,7 @@ rule render_clips:
     benchmark:
         "results/benchmarks/render_clips/{speaker}/{method}.tsv"
     wildcard_constraints:
-        method="|".join(METHODS),
+        method="|".join(PLAN.methods),
     conda:
         "../envs/sdt.yaml"
     threads: 2
@@ -118,8 +118,8 @@ rule render_clips:
     params:
         code=method_code("render_clips"),
         temperature=sampling_temperature,
-        clips=DEMO["clips"],
-        seed=DEMO["seed"],
+        clips=PLAN.demo.clips,
+        seed=PLAN.demo.seed,
     script:
         "../workflow_scripts/render_clips.py"
 

@@ -17,7 +17,7 @@ rule evaluate:
     benchmark:
         "results/benchmarks/evaluate/{speaker}/{method}.tsv"
     wildcard_constraints:
-        method="|".join([*METHODS, *REFERENCES]),
+        method="|".join([*PLAN.methods, *REFERENCES]),
     conda:
         "../envs/sdt.yaml"
     threads: 4
@@ -35,8 +35,8 @@ rule evaluate:
 
 rule paper_tables:
     input:
-        evaluations=evaluation_targets(),
-        published=PAPER_RESULTS,
+        evaluations=PLAN.evaluations(),
+        published=PLAN.paper_results,
     output:
         csv="results/tables/paper_tables.csv",
         md="results/tables/paper_tables.md",
@@ -63,6 +63,6 @@ rule paper_tables:
         runtime=10,
     params:
         code=code("paper_tables"),
-        labels={name: method.label or name for name, method in METHODS.items()},
+        labels=PLAN.labels(),
     script:
         "../workflow_scripts/paper_tables.py"

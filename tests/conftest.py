@@ -4,7 +4,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "resources" / "messi5.jpg"  # put there by envs/setup.sh (Debian's opencv-doc)
@@ -35,11 +34,11 @@ def short_clips(folder, audio_samples=8000, **kwargs):
 
 
 def train_settings(**overrides):
-    """config.yaml's train section as written (the release's hyper-parameters; no preset) with ``overrides``."""
+    """The release's hyper-parameters (TrainSettings' defaults, which config.yaml's train section shows) with
+    ``overrides``."""
     from sdt.train.config import TrainSettings
 
-    section = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["train"]
-    return {**TrainSettings.from_config(section).as_dict(), **overrides}
+    return {**TrainSettings().as_dict(), **overrides}
 
 
 @pytest.fixture(scope="session")

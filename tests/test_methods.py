@@ -12,10 +12,10 @@ from torch import nn
 from models.blocks import TimeStepNorm
 from models.generator import GeneratorConfig, SequenceGeneratorCNN
 from models.pose_vae import template_kl
+from sdt.families.unet import batch_kl
 from sdt.methods import PAPER_METHODS, Method, catalogue, get
 from sdt.train.config import TrainSettings
 from sdt.train.run import Run, build_networks
-from sdt.families.unet import batch_kl
 
 MEL = (80, 427)
 SETTINGS = TrainSettings()

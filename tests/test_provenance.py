@@ -12,7 +12,7 @@ def names(paths, root):
 
 
 def test_closure_follows_indirect_and_lazy_imports():
-    unet = ("sdt.families.unet", "models.generator")  # what sdt.plan adds to a U-Net method's code digest (sdt.families.Family.code_modules)
+    unet = ("sdt.families.unet", "models.generator")  # a U-Net job's code modules (sdt.families.Family)
     closure = names(import_closure(REPO / "workflow_scripts" / "train.py", REPO, unet), REPO)
     # train.py -> sdt.train.train -> sdt.train.run; the family's step module -> models.generator -> models.blocks
     assert {"workflow_scripts/train.py", "sdt/train/train.py", "sdt/train/run.py", "sdt/families/unet.py",

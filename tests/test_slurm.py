@@ -215,7 +215,7 @@ def test_workflow_through_slurm(slurm_env, tmp_path, failing_run):
     epochs = config["train_presets"]["tiny"]["epochs"]
     assert len(pd.read_csv(data / "train" / "pose_vae" / "history.csv")) == epochs
     # ... on two processes: torchrun's workers wrote to the rule's log, rank 0 at INFO, and their job file
-    log = (work / "logs" / "train_pose_vae" / "sample.log").read_text()
+    log = (work / "logs" / "train_pose_vae" / "sample" / "pose_vae.log").read_text()
     assert "training on 2 process(es) x 1 node(s)" in log and "x 2 processes, device cpu" in log, log
     assert " rank 0 INFO epoch 2 (" in log and (data / "train" / "pose_vae" / "job.json").exists(), log
 

@@ -24,6 +24,8 @@ from conftest import REPO, train_settings
 
 from models.generator import SequenceGeneratorCNN
 from sdt.checkpoint import load_checkpoint
+from sdt.families import pose_vae as pose_vae_steps
+from sdt.families import unet
 from sdt.inference import load_gesture_model, load_pose_encoder
 from sdt.methods import get
 from sdt.poses import final_results, load_stats, to_121
@@ -31,8 +33,6 @@ from sdt.train import engine
 from sdt.train.data import ClipBatches, EpochBatchSampler
 from sdt.train.perf import FastMode, fast_mode, native_bf16
 from sdt.train.run import Run
-from sdt.families import pose_vae as pose_vae_steps
-from sdt.families import unet
 from sdt.train.synthetic import synthetic_clips
 from sdt.train.train import train
 

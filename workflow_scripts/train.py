@@ -9,14 +9,13 @@ Resumes an interrupted run from results/{speaker}/train/{method}/checkpoints/las
 import logging
 from pathlib import Path
 
-from sdt.train.config import SPEED_ONLY
+from sdt.train.config import TrainSettings
 from sdt.train.launch import run_job
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
-settings = dict(snakemake.params.settings)
-# speed-only settings come as resources, so that changing them reruns nothing (sdt.train.config.SPEED_ONLY)
-settings.update({key: snakemake.resources[key] for key in SPEED_ONLY})
+# speed-only settings come as resources, so that changing them reruns nothing (sdt.train.config)
+settings = TrainSettings.from_job(snakemake.params.settings, snakemake.resources)
 job = {
     "method": dict(snakemake.params.method),
     "data": {k: snakemake.input[k] for k in ("train_poses", "train_audio", "dev_poses", "dev_audio", "stats")},

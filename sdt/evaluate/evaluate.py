@@ -30,7 +30,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -42,39 +42,13 @@ from sdt.device import pick_device
 from sdt.errors import InputError
 from sdt.evaluate import metrics
 from sdt.evaluate.metrics import FTD_BY_INPUT, METRICS, PER_CLIP, ClipContext, aggregate, split_mean
+from sdt.evaluate.settings import EvalSettings
 from sdt.inference import load_gesture_model, load_pose_encoder
 from sdt.io import sha256, write_text
 from sdt.methods import REFERENCES, Method
 from sdt.poses import load_stats, to_121
 
 log = logging.getLogger(__name__)
-
-TEMPLATES = ("random_train", "normal", "vae_of_truth")
-
-
-@dataclass
-class EvalSettings:
-    template: str = "random_train"  # one of TEMPLATES
-    seeds: tuple = (0,)  # one evaluation per seed (template draws); the table gives mean and std
-    diversity_samples: int = 5  # K templates per clip for diversity; 0 = no diversity
-    pck_threshold: float = metrics.PCK_THRESHOLD  # fraction of the true pose's larger bounding-box side
-    batch_size: int = 64  # clips per forward pass
-    ftd_global_input: str = "release"  # FTD of global-pose models: the release's encoder input, or "parted"
-    temperature: float = 1.0  # MoGlow: its latent z = temperature x N(0, I)
-
-    def __post_init__(self):
-        self.seeds = tuple(int(s) for s in self.seeds)
-        if self.template not in TEMPLATES:
-            raise ValueError(f"template must be one of {TEMPLATES}, got {self.template!r}")
-        if self.ftd_global_input not in FTD_INPUTS:
-            raise ValueError(f"ftd_global_input must be one of {FTD_INPUTS}, got {self.ftd_global_input!r}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {self.seeds}")
-        if self.diversity_samples == 1 or self.diversity_samples < 0:
-            raise ValueError(f"diversity_samples must be 0 (off) or >= 2, got {self.diversity_samples}")
-        if self.batch_size < 1 or not 0 < self.pck_threshold or self.temperature < 0:
-            raise ValueError("batch_size must be >= 1, pck_threshold > 0 and temperature >= 0")
-
 
 class DevClips:
     """The memory-mapped clips of a split, read in batches by a background thread while the last one is used."""
@@ -284,7 +258,7 @@ def evaluate(speaker, method, dev_poses, stats_path, pose_vae, output, dev_audio
     the statistics used (``stats``: path, source computed | release, scale_factor) and the checkpoints used (model
     and the pose VAE of FTD, with their SHA-256).  ``index_csv`` (clips.csv): the model's template table must have
     one row per train row of it.  Without ``dev_audio`` (a reference row may do without) BC is null."""
-    settings = settings if isinstance(settings, EvalSettings) else EvalSettings(**(settings or {}))
+    settings = EvalSettings.of(settings)
     definition = None if method in REFERENCES else Method.of(method)
     name = method if definition is None else definition.name
     if definition is not None and (model_path is None or dev_audio is None):

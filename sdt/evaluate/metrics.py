@@ -20,10 +20,10 @@ from scipy import linalg
 
 from sdt import layout
 from sdt.constants import AUDIO_RATE, FPS, FTD_INPUTS
+from sdt.evaluate.settings import PCK_THRESHOLD
 
 LIP_EPS = 1e-4  # the release's guard against a clip whose mouth never opens
 FRECHET_EPS = 1e-6  # diagonal offset when sqrtm of the covariance product is not finite (standard FID recipe)
-PCK_THRESHOLD = 0.2  # PCK@0.2 of the true pose's larger bounding-box side (Yang & Ramanan; Speech2Gesture)
 BC_SIGMA = 0.3  # s: the Gaussian width of beat consistency (EMAGE's 0.3 s)
 BC_WINDOW = 3  # frames on each side a motion beat's speed must be below: +-0.2 s at 15 fps (EMAGE: +-7 at 30 fps)
 ONSET_HOP = 512  # samples between onset-strength frames (librosa's default, EMAGE's call): 32 ms at 16 kHz

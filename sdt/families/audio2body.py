@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from models.audio2body import Audio2Body, Audio2BodyConfig, audio2body_loss
-from sdt.families import backward, fit_subset
+from sdt.families.steps import backward, fit_subset
 
 CHUNK = 256  # clips per feature pass while fitting the input statistics
 

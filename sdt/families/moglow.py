@@ -17,7 +17,7 @@ from dataclasses import asdict
 import torch
 
 from models.moglow import MoGlow, MoGlowConfig
-from sdt.families import backward, fit_subset
+from sdt.families.steps import backward, fit_subset
 
 CHUNK = 128  # clips per mel pass while fitting the input statistics
 GRAD_VALUE, GRAD_NORM = 5.0, 100.0  # StyleGestures' max_grad_clip and max_grad_norm

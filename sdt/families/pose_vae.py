@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from models.pose_vae import PoseSeqVAE, PoseVAEConfig, vae_kl
-from sdt.families import backward
+from sdt.families.steps import backward
 
 
 def build(definition, settings):

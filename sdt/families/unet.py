@@ -25,7 +25,7 @@ from models.discriminator import (
 )
 from models.generator import GeneratorConfig, SequenceGeneratorCNN
 from models.pose_vae import template_kl
-from sdt.families import backward
+from sdt.families.steps import backward
 from sdt.methods import BP_TEMPLATES, GENERATOR_NORM
 
 

@@ -98,13 +98,14 @@ def run_job(job, processes=1, nodes=1, log_path=None):
     from sdt.io import write_text
     from sdt.train.config import TrainSettings
 
-    batch, world = TrainSettings.of(job["settings"]).batch_size, processes * nodes
+    settings = TrainSettings.of(job["settings"])
+    batch, world = settings.batch_size, processes * nodes
     if world and batch % world:  # said here, before any process starts (the sampler says it again)
         raise ValueError(f"train.batch_size {batch} cannot be split evenly over {world} processes ({nodes} node(s) "
                          f"x {processes}): make it a multiple of {world} (each process takes batch_size / {world})")
     job_file = Path(job["run_dir"]) / "job.json"
     threads = job.get("threads") or os.cpu_count()  # of this node: its workers share them (_worker)
-    write_text(job_file, json.dumps({**job, "threads": threads, "progress": False,
+    write_text(job_file, json.dumps({**job, "settings": settings.as_dict(), "threads": threads, "progress": False,
                                      "log": None if log_path is None else str(log_path)}, default=list))
     if nodes > 1:
         cmd = srun_nodes(job_file, nodes, processes, threads)
