@@ -4,7 +4,7 @@
 #                           results/{speaker}/{stage}/...         per-speaker stages
 #                           logs/{rule}/{speaker}/...  and  results/benchmarks/{rule}/{speaker}/...  mirror them.
 # The folder of a stage is named after its rule (detect_keypoints -> keypoints/, generate_clips -> clips/); each
-# rule X runs workflow_scripts/X.py, a thin adapter over sdt/<family>/X.py (README: "Layout").
+# rule X runs workflow_scripts/X.py, a thin adapter over sdt/<family>/X.py (docs/layout.md).
 
 from snakemake.utils import min_version
 

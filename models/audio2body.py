@@ -1,5 +1,5 @@
 """Audio to Body Dynamics (Shlizerman, Dery, Schoen, Kemelmacher-Shlizerman, CVPR 2018) as the Speech Drives
-Templates paper ran it as a baseline (Qian et al., ICCV 2021, Table 2; SDT_SPEC 10): LSTM regressors from
+Templates paper ran it as a baseline (Qian et al., ICCV 2021, Table 2; docs/networks.md §2): LSTM regressors from
 28-channel MFCC features (``models.features.MFCC``) to normalised 121-point poses.
 
 Sources: SDT says separate LSTMs for the body and for the hands plus a third for the face, hidden size 800
@@ -29,7 +29,7 @@ instead of 200, MFCC input.  The rest follows the authors' release (facebookarch
 - loss: squared error summed over a frame's coordinates, averaged over frames and clips (the release's
   ``buildLoss``, there on PCA coefficients): :func:`audio2body_loss`.  The release trains each part alone;
   one sum over all coordinates gives each part's parameters the same gradient, as the parts share none.
-The release trains with Adam, lr 1e-3, batch 100, 150-frame windows; SDT's settings (SDT_SPEC 5) are the
+The release trains with Adam, lr 1e-3, batch 100, 150-frame windows; SDT's settings (docs/networks.md §3) are the
 trainer's business.
 """
 

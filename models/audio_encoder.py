@@ -1,4 +1,4 @@
-"""The mel-spectrogram encoder of Speech Drives Templates (Qian et al., ICCV 2021; SDT_SPEC 4), shared in
+"""The mel-spectrogram encoder of Speech Drives Templates (Qian et al., ICCV 2021; docs/networks.md §1), shared in
 design with Speech2Gesture (Ginosar et al., CVPR 2019): a 2D CNN over [B, 1, 80, T] -> per-frame features.
 
 Layout as in the release (``specgram_encoder_2d.<block>.<layer>``): four blocks of two ConvNormRelu layers.

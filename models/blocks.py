@@ -1,4 +1,4 @@
-"""The shared conv-norm-activation block of Speech Drives Templates (Qian et al., ICCV 2021; SDT_SPEC 4).
+"""The shared conv-norm-activation block of Speech Drives Templates (Qian et al., ICCV 2021; docs/networks.md §1).
 
 Every network of the paper (audio encoder, generator U-Net and decoder, motion discriminator, pose VAE) is a
 stack of ``ConvNormRelu``.  Its submodules are named ``conv`` and ``norm`` as in the authors' release, so

@@ -1,5 +1,5 @@
 """The motion discriminator of the Speech2Gesture baseline (Ginosar et al., CVPR 2019), as the Speech Drives
-Templates release trains it (Qian et al., ICCV 2021; SDT_SPEC 4, 5): a 1D CNN over frame differences that
+Templates release trains it (Qian et al., ICCV 2021; docs/networks.md §1, §3): a 1D CNN over frame differences that
 scores each window of a pose sequence as real or generated, trained with the least-squares GAN loss
 (Mao et al., 2017).
 

@@ -1,4 +1,4 @@
-"""Audio features of SDT_SPEC 3.
+"""Audio features of docs/dataset.md §15.
 
 The release feeds its generator ``torchaudio.transforms.MelSpectrogram(win_length=400, hop_length=160,
 n_fft=512, f_min=55, f_max=7500, n_mels=80)`` at 16 kHz (power 2, centred frames with reflect padding, HTK mel
@@ -111,7 +111,7 @@ def pose_frame_count(n_samples, sample_rate=AUDIO_RATE, fps=FPS):
 def pose_rate_pooling(n_audio_frames, n_frames, hop_length=160, sample_rate=AUDIO_RATE, fps=FPS):
     """Averaging matrix [n_audio_frames, n_frames]: ``features [..., C, T_audio] @ A`` -> [..., C, n_frames].
 
-    Pose frame k is the image taken at k / fps s (a clip's audio starts with its first frame, SDT_SPEC 2.6);
+    Pose frame k is the image taken at k / fps s (a clip's audio starts with its first frame, docs/dataset.md §11);
     it gets the mean of the audio frames (centred at t * hop / sr s) in [(k - 1/2) / fps, (k + 1/2) / fps): the
     1/fps s of sound around its time stamp, 6-7 frames of 10 ms at 15 fps, 4 for frame 0 (half its window
     precedes the clip).  The test is done in integers, ``(2k - 1) sr <= 2 t hop fps < (2k + 1) sr``, so that no

@@ -1,4 +1,4 @@
-"""The audio-to-pose generator of Speech Drives Templates (Qian et al., ICCV 2021; SDT_SPEC 4).
+"""The audio-to-pose generator of Speech Drives Templates (Qian et al., ICCV 2021; docs/networks.md §1).
 
 ``SequenceGeneratorCNN``: mel spectrogram (+ a template vector per clip, or one per frame) -> 64 frames of 121 2D
 points.
@@ -28,7 +28,7 @@ class GeneratorConfig:
     template_dim: int = 32  # D of the template vector; 0 = no templates (Speech2Gesture)
     norm: str = "IN"  # "IN" (SDT: the paper's IN*), "BN" (Speech2Gesture) or "IN_frames" (the paper's IN, Table 3)
     leaky: bool = True  # LeakyReLU(0.2) instead of ReLU (the release's default for both methods)
-    n_points: int = N_121  # keypoints per frame (SDT_SPEC 1.3); the output has 2 * n_points channels
+    n_points: int = N_121  # keypoints per frame (docs/dataset.md §3); the output has 2 * n_points channels
     n_frames: int = CLIP_FRAMES  # frames per clip (15 fps, 4.27 s)
 
     def __post_init__(self):
@@ -78,9 +78,9 @@ class SequenceGeneratorCNN(nn.Module):
 
     def forward(self, mel, template=None, n_frames=None, features=None):
         """``template``: [B, D] (one per clip, repeated over time: SDT) or [B, D, n_frames] (one per frame: the
-        release's CLIP_CODE.FRAME_VARIANT, SDT_SPEC 8).  ``n_frames`` (default cfg.n_frames) lets a demo generate
-        longer sequences from longer audio.  ``features``: ``self.audio_encoder(mel, n_frames)`` if already computed
-        (one encoder pass for several templates)."""
+        release's CLIP_CODE.FRAME_VARIANT, docs/networks.md §5).  ``n_frames`` (default cfg.n_frames) lets a demo
+        generate longer sequences from longer audio.  ``features``: ``self.audio_encoder(mel, n_frames)`` if already
+        computed (one encoder pass for several templates)."""
         n_frames = self.cfg.n_frames if n_frames is None else n_frames
         x = self.audio_encoder(mel, n_frames) if features is None else features  # (B, 256, T)
         if self.cfg.template_dim:

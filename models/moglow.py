@@ -1,6 +1,6 @@
 """MoGlow (Henter, Alexanderson, Beskow, "MoGlow: Probabilistic and controllable motion synthesis using
 normalising flows", ACM TOG 2020) as the Speech Drives Templates paper ran it as a baseline (Qian et al.,
-ICCV 2021, Table 2; SDT_SPEC 10): mel-spectrogram input, H = 800, K = 12, poses of 121 2D points.
+ICCV 2021, Table 2; docs/networks.md §2): mel-spectrogram input, H = 800, K = 12, poses of 121 2D points.
 
 A conditional normalising flow over each frame's pose x_t (242 = 2 x 121 normalised values, x row then y
 row, as the generator's output), built from Glow's steps (Kingma & Dhariwal 2018): ActNorm with data-dependent
@@ -53,7 +53,7 @@ from models.features import pose_frame_count, pose_rate_pooling, power_to_db
 @dataclass
 class MoGlowConfig:
     n_points: int = N_121  # keypoints per frame; the flow is over 2 * n_points values
-    n_mels: int = 80  # mel bands of the input (SDT_SPEC 3)
+    n_mels: int = 80  # mel bands of the input (docs/dataset.md §15)
     hidden: int = 800  # LSTM units of each coupling network (SDT)
     n_lstm_layers: int = 2  # LSTM layers of each coupling network (StyleGestures)
     n_steps: int = 12  # K flow steps (SDT; StyleGestures 16)
@@ -62,7 +62,7 @@ class MoGlowConfig:
     mel_future: int = 15  # and after t: 1 s of look-ahead (StyleGestures' n_lookahead, 1 s at 20 fps)
     pose_dropout: float = 0.4  # training-time dropout of previous poses (StyleGestures' gesture model)
     fps: int = FPS  # pose frames per second
-    mel_hop: int = 160  # samples between mel frames (SDT_SPEC 3)
+    mel_hop: int = 160  # samples between mel frames (docs/dataset.md §15)
     sample_rate: int = AUDIO_RATE
 
     def __post_init__(self):

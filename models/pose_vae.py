@@ -1,4 +1,4 @@
-"""The pose-sequence VAE of Speech Drives Templates (Qian et al., ICCV 2021; SDT_SPEC 4, 5): the release's
+"""The pose-sequence VAE of Speech Drives Templates (Qian et al., ICCV 2021; docs/networks.md §1, §3): the release's
 ``Pose2Pose`` autoencoder.  Its encoder's posterior mean is SDT-VAE's template and the feature space of the
 Frechet Template Distance; the template KL regulariser of SDT-BP lives here too.
 
@@ -112,7 +112,7 @@ def vae_kl(mu, logvar):
 
 
 def template_kl(templates):
-    """SDT-BP's template regulariser (SDT_SPEC 5): the KL term above with the batch's per-dimension mean and
+    """SDT-BP's template regulariser (docs/networks.md §3): the KL term above with the batch's per-dimension mean and
     (unbiased, as torch.var and the release) variance of the templates [B, D] in place of one posterior.
 
     0 (no gradient) when a variance is 0, e.g. on the zero-initialised table, as the release skips the term;

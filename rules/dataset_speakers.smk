@@ -1,4 +1,4 @@
-# Building a speaker's dataset, per speaker (SDT_SPEC 2 steps 7-8): split_dataset (speakers from videos) or
+# Building a speaker's dataset, per speaker (docs/dataset.md §12-13): split_dataset (speakers from videos) or
 # pack_released (the authors' released data) -> compute_stats; qc_table reports what every stage kept and dropped.
 
 

@@ -1,4 +1,4 @@
-# Building a speaker's dataset, per video (SDT_SPEC 2 steps 1-6): [make_sample_video ->] change_fps -> extract_frames
+# Building a speaker's dataset, per video (docs/dataset.md §6-11): [make_sample_video ->] change_fps -> extract_frames
 # -> detect_keypoints -> remove_outliers -> rescale_shoulders -> generate_clips.  One job per video: N videos run
 # as N parallel jobs; the video stages declare one thread, so two videos run side by side on 2 cores (detection
 # keeps ~1.3 cores busy, one ffmpeg ~1: benchmarks/chain.py).  The per-speaker stages are in dataset_speakers.smk.

@@ -1,4 +1,4 @@
-# Evaluation (SDT_SPEC 6): every configured method and two reference rows (ground_truth: L2 0 and FTD ~0, a check;
+# Evaluation (docs/evaluation.md §1): every configured method and two reference rows (ground_truth: L2 0 and FTD ~0, a check;
 # mean_pose: the speaker's mean pose on every frame) on each speaker's dev clips, one job per speaker and method
 # (all seeds in one job: the model and the true clips' VAE codes are loaded and computed once), then the paper's
 # three tables beside its published numbers (config/published/paper_results.csv) and a table of every evaluation.

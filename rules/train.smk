@@ -1,4 +1,4 @@
-# Training (SDT_SPEC 5): one rule per method family (sdt/families/: train_pose_vae, train_generator,
+# Training (docs/networks.md §3): one rule per method family (sdt/families/: train_pose_vae, train_generator,
 # train_audio2body, train_moglow), one job per speaker and method.  A method is a name plus what defines it
 # (sdt/methods.py; docs/methods.md), e.g. SDT-BP = the U-Net generator, IN*, parted poses, a clip-wise template
 # table.  A job's params are the method's definition, the training settings it uses and the digest of its family's

@@ -1,4 +1,4 @@
-"""The shared facts of the dataset contract (SDT_SPEC 2), one home each: every stage, network and rule takes
+"""The shared facts of the dataset contract (docs/dataset.md §6), one home each: every stage, network and rule takes
 them from here.  The networks, the mel spectrogram and the demo are built for exactly these values."""
 
 from pathlib import Path
@@ -6,12 +6,13 @@ from pathlib import Path
 from models.contract import AUDIO_RATE, CLIP_FRAMES, FPS  # noqa: F401  (their home: what the networks take)
 
 # The release gives Oliver's scale_factor for his mean shoulder width: rescaling a speaker's poses to that width
-# lets it reuse the factor, so that every speaker's metrics are on Oliver's scale (SDT_SPEC 2.5, 2.8)
+# lets it reuse the factor, so that every speaker's metrics are on Oliver's scale (docs/dataset.md §10, §13)
 OLIVER_SHOULDER_PX = 331.0850066245443
 OLIVER_SCALE_FACTOR = 0.9549234615419752
 
-SPLITS = ("train", "idle", "dev")  # per video in time order (SDT_SPEC 2.7); idle clips are never used
-# FTD's pose-encoder input for a global-pose model (SDT_SPEC 6, issue 14): the release's, or the poses made parted
+SPLITS = ("train", "idle", "dev")  # per video in time order (docs/dataset.md §12); idle clips are never used
+# FTD's pose-encoder input for a global-pose model (docs/evaluation.md §3, issue 14): the release's, or the poses
+# made parted
 FTD_INPUTS = ("release", "parted")
 
 

@@ -1,7 +1,7 @@
 """A trained model ready to use: rebuilt from one checkpoint (ours, or the release's with the speaker's stats).
 
 One prediction interface for every family (evaluate, demo and render_clips use it):
-``GestureModel.predict(audio, latent)`` gives final-result poses (SDT_SPEC 1.3: denormalised, global, times the
+``GestureModel.predict(audio, latent)`` gives final-result poses (docs/dataset.md §5: denormalised, global, times the
 speaker's scale_factor), what metrics and renderings use.  The *latent* is what a method draws at random, by its
 family's ``latent`` (sdt.families):
 
@@ -107,7 +107,7 @@ class GestureModel:
 
 @dataclass
 class PoseEncoder:
-    """The pose VAE's encoder, for FTD and for "template from the true poses" (SDT_SPEC 5, 6)."""
+    """The pose VAE's encoder, for FTD and for "template from the true poses" (docs/evaluation.md §1)."""
 
     vae: torch.nn.Module
     stats: dict
@@ -121,8 +121,8 @@ class PoseEncoder:
     def encode_final(self, poses_final, release_global=False):
         """Final-result global poses [B, 64, 2, 121] (px, scaled) -> (mu, logvar) [B, D] of the VAE encoder.
 
-        The encoder takes normalised parted poses (SDT_SPEC 6).  ``release_global``: the release's input for a
-        global-pose model instead (:func:`sdt.poses.release_global_to_encoder` of the normalised global poses),
+        The encoder takes normalised parted poses (docs/evaluation.md §3).  ``release_global``: the release's input
+        for a global-pose model instead (:func:`sdt.poses.release_global_to_encoder` of the normalised global poses),
         the path of the paper's Speech2Gesture FTD (issue 14)."""
         p = torch.as_tensor(poses_final, dtype=torch.float32, device=self.device)
         if release_global:
@@ -189,7 +189,7 @@ def template_table(path, pose_vae=None):
 
 
 def _release_model(path, ckpt, stats, device, pose_vae):
-    """A release audio-to-pose checkpoint (SDT_SPEC 7) as a GestureModel: SDT (templates) or Speech2Gesture."""
+    """A release audio-to-pose checkpoint (docs/networks.md §4) as a GestureModel: SDT (templates) or Speech2Gesture."""
     from sdt.release_checkpoint import load_release_checkpoint
 
     if stats is None:
@@ -213,7 +213,7 @@ def load_gesture_model(path, device="cpu", stats=None, pose_vae=None, index_csv=
     length is checked against the speaker's train rows (:func:`check_templates`).  ``temperature``: MoGlow's."""
     device = torch.device(device)
     ckpt = load_checkpoint(path, map_location=device)
-    if "model_configs" not in ckpt:  # the authors' release layout (SDT_SPEC 7)
+    if "model_configs" not in ckpt:  # the authors' release layout (docs/networks.md §4)
         model = _release_model(path, ckpt, stats, device, pose_vae)
     else:  # a checkpoint from before method definitions is one of the paper's U-Net methods
         definition = Method.of(ckpt["definition"] if "definition" in ckpt else ckpt["method"])

@@ -1,4 +1,4 @@
-"""Keypoint layouts of SDT (SDT_SPEC section 1): the 137-point OpenPose layout and the 121-point model layout.
+"""Keypoint layouts of SDT (docs/dataset.md §1): the 137-point OpenPose layout and the 121-point model layout.
 
 137 = BODY_25 (0-24) + face 70 (25-94: iBUG 68 + two pupils) + left hand 21 (95-115) + right hand 21 (116-136).
 "Left"/"right" are the person's own.  An undetected point is x = y = 0, confidence 0.
@@ -25,7 +25,7 @@ LHAND = slice(95, 116)
 RHAND = slice(116, 137)
 
 NECK = 1
-R_SHOULDER, L_SHOULDER = 2, 5  # shoulder width = |p2 - p5| (SDT_SPEC 2.5)
+R_SHOULDER, L_SHOULDER = 2, 5  # shoulder width = |p2 - p5| (docs/dataset.md §10)
 
 # 137 -> 122: drop legs and ears; keep nose..LWrist, REye, LEye, face, hands.  Then neck-relative, drop neck -> 121.
 KEEP_122 = np.r_[0:8, 15, 16, 25:137]

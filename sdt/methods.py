@@ -1,16 +1,17 @@
 """The methods of the paper's tables as named variants, and the reference rows: one home for what defines each.
 
-A method is a name plus what defines it (SDT_SPEC 4-5, 8, 10):
+A method is a name plus what defines it (docs/networks.md §1-3, §5):
 
   family      the network: ``unet`` (the release's audio-to-pose U-Net generator, models/generator.py),
               ``audio2body`` (Audio to Body Dynamics, models/audio2body.py), ``moglow`` (models/moglow.py)
   norm        the U-Net generator's normalisation, named as in the paper's Table 3: ``BN`` (batch norm), ``IN``
               (standard instance norm: each channel over the frames), ``IN*`` (the paper's transposed instance norm:
-              each frame over the channels = the release's 1D "IN", SDT_SPEC 4); 2D layers of the audio encoder use
-              the standard InstanceNorm2d under both IN and IN* (the release's 2D "IN")
-  poses       ``parted`` (hierarchical: face relative to the nose tip, hands to the wrists) or ``global`` (SDT_SPEC 1.3)
+              each frame over the channels = the release's 1D "IN", docs/networks.md §1.2); 2D layers of the audio
+              encoder use the standard InstanceNorm2d under both IN and IN* (the release's 2D "IN")
+  poses       ``parted`` (hierarchical: face relative to the nose tip, hands to the wrists) or ``global``
+              (docs/dataset.md §4)
   template    ``none``; ``clip_bp`` (SDT-BP: a learned table [N, D]); ``frame_bp`` (a learned table [N, D, 64], one
-              template per frame, SDT_SPEC 8); ``vae`` (SDT-VAE: the pose VAE's fixed per-clip means)
+              template per frame, docs/networks.md §5); ``vae`` (SDT-VAE: the pose VAE's fixed per-clip means)
   gan_weight  the adversarial weight: > 0 adds the Speech2Gesture motion discriminator (LSGAN) with that weight
   net         overrides of the family's network config (e.g. a smaller MoGlow: ``{hidden: 64, n_steps: 4}``)
 

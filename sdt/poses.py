@@ -1,9 +1,9 @@
-"""Pose transforms of SDT_SPEC 1.3 and reading a speaker's statistics (stats.npz, rule compute_stats).
+"""Pose transforms of docs/dataset.md §3 and reading a speaker's statistics (stats.npz, rule compute_stats).
 
 Every transform works on numpy arrays and on torch tensors alike (same type, dtype and device out as in), with
 any leading batch dimensions, and never modifies its input.  Layouts:
   137-point pose  [..., 3 or 2, 137]  x px, y px (, confidence); an undetected point is (0, 0, 0)
-  121-point pose  [..., 2, 121]       x, y relative to the neck (global) or parted (SDT_SPEC 1.3)
+  121-point pose  [..., 2, 121]       x, y relative to the neck (global) or parted (docs/dataset.md §4)
 """
 
 import numpy as np
@@ -49,7 +49,7 @@ def to_121(pose137):
 
 
 def to_parted(g):
-    """Global [..., 2, 121] -> parted (SDT_SPEC 1.3): face points 9-78 except 39 relative to 39, left hand
+    """Global [..., 2, 121] -> parted (docs/dataset.md §4): face points 9-78 except 39 relative to 39, left hand
     79-99 relative to 6 (left wrist), right hand 100-120 relative to 3 (right wrist).  The parents stay
     neck-relative, so one subtraction per point is the whole transform and :func:`to_global` undoes it."""
     return g - _take(g, layout.PARENT_OR_SELF_121) * _const(_HAS_PARENT, g)
@@ -77,7 +77,7 @@ def stats_for(stats, parted):
 
 
 def final_results(pred_norm, stats, parted):
-    """Normalised model output [..., 2, 121] -> final results (SDT_SPEC 1.3): denormalise with the statistics
+    """Normalised model output [..., 2, 121] -> final results (docs/dataset.md §5): denormalise with the statistics
     of its representation, undo the parting, multiply by the speaker's scale_factor.  What metrics and
     renderings use: neck-relative px on Oliver's scale."""
     p = denormalise(pred_norm, *stats_for(stats, parted))
@@ -97,9 +97,9 @@ def from_final(poses_final, stats, parted):
 
 def release_global_to_encoder(pred_norm_global, stats):
     """What the release feeds the pose encoder for a global-pose model (Speech2Gesture), its
-    ``transform_normalized_parted2global`` (core/datasets/gesture_dataset.py; SDT_SPEC 6, issue 14): the normalised
-    *global* poses [..., 2, 121] taken as if they were parted, denormalised with the parted statistics, made global
-    (parents added) and normalised with the global statistics.  The release applies it to the prediction and to
+    ``transform_normalized_parted2global`` (core/datasets/gesture_dataset.py; docs/evaluation.md §3, issue 14): the
+    normalised *global* poses [..., 2, 121] taken as if they were parted, denormalised with the parted statistics, made
+    global (parents added) and normalised with the global statistics.  The release applies it to the prediction and to
     the truth alike."""
     p = to_global(denormalise(pred_norm_global, *stats_for(stats, True)))
     return normalise(p, *stats_for(stats, False))

@@ -1,4 +1,4 @@
-"""Load the authors' released checkpoints (ShenhanQian/SpeechDrivesTemplates, SDT_SPEC 7) into our models.
+"""Load the authors' released checkpoints (ShenhanQian/SpeechDrivesTemplates, docs/networks.md §4) into our models.
 
 A release ``.pth`` is a ``torch.save`` dict ``{epoch, step, model_state_dict, <optimizer>_state_dict...}`` of
 a DataParallel-wrapped pipeline, so every weight key starts with ``module.``:

@@ -1,4 +1,4 @@
-"""Drawing final-result poses (SDT_SPEC 1.3: neck-relative px, [T, 2, 121]) as skeleton videos and figures.
+"""Drawing final-result poses (docs/dataset.md §5: neck-relative px, [T, 2, 121]) as skeleton videos and figures.
 
 The release's look: lines only (no dots) on a white canvas of 1280x720 per speaker, anti-aliased; body green,
 face grey, hands shaded per finger.  Here the two hands get different hues (left blue, right orange) so a

@@ -1,5 +1,5 @@
-"""Checkpoints in the authors' release layout, written from the release's own key names and shapes (SDT_SPEC 7),
-never from this project's modules: what `torch.save` of the release's DataParallel-wrapped Voice2PoseModel and
+"""Checkpoints in the authors' release layout, written from the release's own key names and shapes (docs/networks.md
+§4), never from this project's modules: what `torch.save` of the release's DataParallel-wrapped Voice2PoseModel and
 Pose2PoseModel holds (core/pipelines/voice2pose.py, pose2pose.py; networks in core/networks/).  A loader test on
 these catches a key or shape our networks name differently, which a fixture made from our own modules cannot.
 

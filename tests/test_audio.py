@@ -1,4 +1,4 @@
-"""Mel spectrogram (SDT_SPEC 3) against librosa, and audio loading."""
+"""Mel spectrogram (docs/dataset.md §15) against librosa, and audio loading."""
 
 import numpy as np
 import torch

@@ -14,8 +14,8 @@ from models.blocks import Standardize
 from models.features import MFCC, deltas, pose_frame_count, pose_rate_pooling
 from models.moglow import ActNorm, InvConv1x1, MoGlow, MoGlowConfig, moglow_nll
 
-CLIP = 68266  # samples of one 64-frame clip (SDT_SPEC 2.6)
-N_MEL = 427  # its mel frames (SDT_SPEC 3)
+CLIP = 68266  # samples of one 64-frame clip (docs/dataset.md §11)
+N_MEL = 427  # its mel frames (docs/dataset.md §15)
 TINY_FLOW = dict(n_points=3, n_mels=4, hidden=8, n_steps=3, n_prev=2, mel_past=1, mel_future=2)
 
 
@@ -122,7 +122,7 @@ def test_audio2body_maps_a_clip_to_64_poses_and_is_deterministic_in_eval():
 
 
 def test_audio2body_each_lstm_writes_its_points():
-    """body = 121-points 0-8, face 9-78, hands 79-120 (SDT_SPEC 1.3); with separate hands 79-99 and 100-120."""
+    """body = 121-points 0-8, face 9-78, hands 79-120 (docs/dataset.md §3); with separate hands 79-99 and 100-120."""
     for separate, names in ((False, ("body", "face", "hands")),
                             (True, ("body", "face", "left_hand", "right_hand"))):
         model = Audio2Body(Audio2BodyConfig(hidden=4, separate_hands=separate)).eval()

@@ -1,5 +1,5 @@
-"""compute_stats (SDT_SPEC 2.8): statistics of the train poses, checked against a direct numpy computation, and the
-scale_factor of each rule."""
+"""compute_stats (docs/dataset.md §13): statistics of the train poses, checked against a direct numpy computation, and
+the scale_factor of each rule."""
 
 import json
 from pathlib import Path
@@ -17,7 +17,7 @@ from sdt.dataset.compute_stats import (
 from sdt.errors import InputError
 from sdt.poses import load_stats, to_121, to_parted
 
-KEEP_121 = np.r_[0, 2:8, 15, 16, 25:137]  # SDT_SPEC 1.3, written out here independently of sdt.layout
+KEEP_121 = np.r_[0, 2:8, 15, 16, 25:137]  # docs/dataset.md §3, written out here independently of sdt.layout
 WIDTH = 250.0
 
 
@@ -201,7 +201,7 @@ def test_compute_pose_stats_plain_values():
     np.testing.assert_allclose(got["std_parted"], to_parted(g).std(0), rtol=1e-5)
 
 
-# --- the release's statistics (config/published/release_speakers_stat.json, SDT_SPEC 9) ---------------------------
+# --- the release's statistics (config/published/release_speakers_stat.json and its README) ---------------------
 
 RELEASE_JSON = Path(__file__).resolve().parents[1] / "config" / "published" / "release_speakers_stat.json"
 

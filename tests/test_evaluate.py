@@ -1,6 +1,7 @@
 """sdt/evaluate/evaluate.py on tiny synthetic clips, with checkpoints in the real formats: ours (sdt.train.train.Run's
-payload, what sdt.train.train.train writes) and the release's (SDT_SPEC 7).  Networks are untrained: these tests check
-the plumbing (reference rows, seeds, templates, JSON), the metrics themselves are checked in test_metrics.py."""
+payload, what sdt.train.train.train writes) and the release's (docs/networks.md §4).  Networks are untrained: these
+tests check the plumbing (reference rows, seeds, templates, JSON), the metrics themselves are checked in
+test_metrics.py."""
 
 import json
 
@@ -211,7 +212,7 @@ def test_template_table_must_have_one_row_per_train_row(speaker, tmp_path):
 # --- FTD of global-pose models: the release's encoder input and the parted one (issue 14) -----------------------
 
 def release_formula(norm_global, stats):
-    """The release's transform_normalized_parted2global written out point by point from SDT_SPEC 1.3 and 6:
+    """The release's transform_normalized_parted2global written out point by point from docs/dataset.md §4 and 6:
     denormalise with the parted statistics, parted -> global (face 9-78 but 39 += 39, left hand 79-99 += 6, right
     hand 100-120 += 3), normalise with the global statistics."""
     x = norm_global * stats["std_parted"] + stats["mean_parted"]

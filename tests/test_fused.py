@@ -107,7 +107,7 @@ def test_generator_is_the_same_function(norm, channels_last, monkeypatch):
     fast = copy.deepcopy(plain)
     if channels_last:
         fast.audio_encoder.to(memory_format=torch.channels_last)
-    mel = torch.rand(2, 80, 59, dtype=torch.float64) ** 4 * 50  # a power spectrogram's range (no log: SDT_SPEC 3)
+    mel = torch.rand(2, 80, 59, dtype=torch.float64) ** 4 * 50  # a power spectrogram's range (no log)
     tpl = torch.randn(2, 32, dtype=torch.float64) if norm == "IN" else None
     grad = torch.randn(2, 32, 2, 121, dtype=torch.float64)
     y = fast(mel, tpl)

@@ -1,6 +1,6 @@
 """sdt/methods.py and the networks each method builds (sdt/families/<family>.py): every variant of the paper's
 tables builds what it names (norms, templates, discriminator, representation), the parameter counts of each and
-where they come from, the frame-wise templates of SDT_SPEC 8 and their KL."""
+where they come from, the frame-wise templates of docs/networks.md §5 and their KL."""
 
 import math
 
@@ -33,10 +33,10 @@ def norm_types(module):
                                                                  nn.InstanceNorm2d, TimeStepNorm))}
 
 
-# Generator parameter counts (models/generator.py, SDT_SPEC 4): with 32-d templates 7,075,122 (the release's, in
-# test_models).  Without templates e0 takes 256 channels instead of 288: 256 x 32 x 3 = 24,576 weights fewer ->
-# 7,050,546 under IN / IN* / IN over frames (no affine parameters).  BN adds weight and bias per channel of its 24
-# layers: audio encoder 2 x (64 + 64 + 128 + 128 + 4 x 256) = 2,816, U-Net 12 x 2 x 256 = 6,144, decoder 4 x 2 x 256
+# Generator parameter counts (models/generator.py, docs/networks.md §1): with 32-d templates 7,075,122 (the
+# release's, in test_models).  Without templates e0 takes 256 channels instead of 288: 256 x 32 x 3 = 24,576 weights
+# fewer -> 7,050,546 under IN / IN* / IN over frames (no affine parameters).  BN adds weight and bias per channel of its
+# 24 layers: audio encoder 2 x (64 + 64 + 128 + 128 + 4 x 256) = 2,816, U-Net 12 x 2 x 256 = 6,144, decoder 4 x 2 x 256
 # = 2,048: 11,008 -> 7,061,554 (the release's Speech2Gesture generator).  Motion discriminator 2,351,617 (test_models);
 # Audio2Body 8,166,642 and MoGlow 210,970,680 (derived in test_baselines).
 EXPECTED = {
@@ -75,7 +75,8 @@ def test_baselines_build_their_networks():
 
 
 def test_template_tables_of_a_run():
-    """SDT-BP: a zero table [N, 32] with its own Adam; frame-wise: [N, 32, 64] (SDT_SPEC 8); SDT-VAE: fixed means."""
+    """SDT-BP: a zero table [N, 32] with its own Adam; frame-wise: [N, 32, 64] (docs/networks.md §5); SDT-VAE: fixed
+    means."""
     cpu = torch.device("cpu")
     bp = Run("sdt_bp", SETTINGS, STATS, 6, cpu)
     frame = Run("sdt_bp_frame", SETTINGS, STATS, 6, cpu)

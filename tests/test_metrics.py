@@ -1,4 +1,4 @@
-"""Metrics (SDT_SPEC 6) against values derived by hand."""
+"""Metrics (docs/evaluation.md §1) against values derived by hand."""
 
 import numpy as np
 import pytest

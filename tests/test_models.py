@@ -17,7 +17,7 @@ from models.discriminator import (
 from models.generator import GeneratorConfig, SequenceGeneratorCNN
 from models.pose_vae import PoseSeqVAE, PoseVAEConfig, template_kl, vae_kl
 
-MEL = (80, 427)  # one 68266-sample clip's mel spectrogram (SDT_SPEC 3)
+MEL = (80, 427)  # one 68266-sample clip's mel spectrogram (docs/dataset.md §15)
 
 
 def n_params(module):

@@ -1,4 +1,5 @@
-"""pack_released: the authors' released folder (SDT_SPEC 2.1), read as it is -> train/idle/dev arrays + clips.csv."""
+"""pack_released: the authors' released folder (docs/dataset.md §14), read as it is -> train/idle/dev arrays and
+clips.csv."""
 
 import logging
 import math

@@ -1,4 +1,4 @@
-"""Pose transforms (SDT_SPEC 1.3) and reading speaker statistics, on numpy arrays and torch tensors."""
+"""Pose transforms (docs/dataset.md §3) and reading speaker statistics, on numpy arrays and torch tensors."""
 
 import numpy as np
 import pytest

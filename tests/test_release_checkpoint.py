@@ -1,5 +1,5 @@
-"""sdt/release_checkpoint.py on checkpoints in the release's layout (SDT_SPEC 7): round trips through our own models,
-and checkpoints written from the release's literal key names and shapes (tests/release_fixture.py)."""
+"""sdt/release_checkpoint.py on checkpoints in the release's layout (docs/networks.md §4): round trips through our own
+models, and checkpoints written from the release's literal key names and shapes (tests/release_fixture.py)."""
 
 import pytest
 import release_fixture
@@ -78,7 +78,7 @@ def test_sdt_bp_checkpoint_round_trip(tmp_path):
 
 
 def test_frame_wise_sdt_bp_checkpoint(tmp_path):
-    """The release's CLIP_CODE.FRAME_VARIANT: a table [N, 32, 64], one template per frame (SDT_SPEC 8)."""
+    """The release's CLIP_CODE.FRAME_VARIANT: a table [N, 32, 64], one template per frame (docs/networks.md §5)."""
     from sdt.inference import load_gesture_model
     from sdt.poses import to_global
 

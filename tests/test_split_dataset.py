@@ -1,4 +1,4 @@
-"""split_dataset (SDT_SPEC 2.7): per-video clip files -> train/idle/dev memory-mappable arrays + clips.csv."""
+"""split_dataset (docs/dataset.md §12): per-video clip files -> train/idle/dev memory-mappable arrays + clips.csv."""
 
 import logging
 

@@ -333,7 +333,7 @@ def test_fine_tuning_starts_from_the_source_weights(sdt_bp, tmp_path):
 
 
 def release_pth(ckpt, path):
-    """Our SDT-BP checkpoint in the authors' layout (SDT_SPEC 7: DataParallel's module. prefix)."""
+    """Our SDT-BP checkpoint in the authors' layout (docs/networks.md §4: DataParallel's module. prefix)."""
     state = {f"module.netG.{k}": v for k, v in ckpt["state_dicts"]["netG"].items()}
     state["module.clips_code"] = ckpt["templates"]
     torch.save({"epoch": 100, "step": 1, "model_state_dict": state, "optimizerG_state_dict": {}}, path)

@@ -313,7 +313,7 @@ def test_config_file_is_valid_and_documents_every_key():
 # --- the authors' data and checkpoints ------------------------------------------------------------------------------
 
 def released_speaker(folder, n_train=4, n_dev=3):
-    """A tiny folder in the release's format (SDT_SPEC 2.1): processed_137.csv + one npz per clip."""
+    """A tiny folder in the release's format (docs/dataset.md §14): processed_137.csv + one npz per clip."""
     from test_pack_released import COLUMNS, release_clip
 
     rows = []

@@ -1,5 +1,5 @@
 """Rule compute_stats: mean/std of the train poses (both representations) and the speaker's scale_factor
-(sdt.dataset.compute_stats, SDT_SPEC 2.8) -> stats.npz.
+(sdt.dataset.compute_stats, docs/dataset.md §13) -> stats.npz.
 
 For a released speaker the scale_factor is the release's own, looked up by the speaker's name (the name in
 clips.csv when the rule gives it as input `index`, else the {speaker} wildcard) in the release's statistics

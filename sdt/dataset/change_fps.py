@@ -1,4 +1,4 @@
-"""Rule change_fps: a source video re-encoded to constant dataset.fps with its audio kept (SDT_SPEC 2 step 1).
+"""Rule change_fps: a source video re-encoded to constant dataset.fps with its audio kept (docs/dataset.md §7).
 
 Bad input (unreadable file, no audio track, silent audio) is an InputError naming the file (sdt.media); a
 variable-frame-rate video is converted with a warning in the log.

@@ -1,4 +1,4 @@
-"""Rule compute_stats (SDT_SPEC 2.8): a speaker's pose statistics over its train clips and its ``scale_factor``.
+"""Rule compute_stats (docs/dataset.md §13): a speaker's pose statistics over its train clips and its ``scale_factor``.
 
 stats.npz (read it with :func:`sdt.poses.load_stats`): mean_parted, std_parted, mean_global, std_global float32
 [2, 121]; scale_factor float; scale_rule str; n_train_clips int; stats_source str (``computed`` or ``release``);
@@ -7,7 +7,7 @@ of the train poses, for the record).
 
 Which statistics (``stats``, per speaker in the config):
   computed  mean and std over the speaker's own train clips (below)
-  release   the release's hard-coded numbers of the speaker (SDT_SPEC 9: ``SPEAKERS_STAT_121`` and
+  release   the release's hard-coded numbers of the speaker (config/published/README.md: ``SPEAKERS_STAT_121`` and
             ``SPEAKERS_STAT_121_parted``, shipped as config/published/release_speakers_stat.json): the authors'
             checkpoints were trained and evaluated with them, so evaluating those checkpoints exactly needs them
   auto      release for a released speaker (scale rule ``released``) that both tables cover, else computed
@@ -41,18 +41,19 @@ from sdt.poses import to_121, to_parted
 
 log = logging.getLogger(__name__)
 
-# The release's per-speaker statistics (SDT_SPEC 9), data beside the config; rule compute_stats passes the path.
+# The release's per-speaker statistics (config/published/README.md), data beside the config; rule compute_stats
+# passes the path.
 RELEASE_STATS_JSON = REPO / constants.RELEASE_STATS_JSON
 SCALE_RULES = ("rescaled_to_oliver", "shoulder_width", "released")
 STATS_CHOICES = ("auto", "release", "computed")
-UNDETECTED_PX = 5.0  # SDT_SPEC 2.8: a raw point with |x| < 5 and |y| < 5 is "undetected" for the statistics
+UNDETECTED_PX = 5.0  # docs/dataset.md §13: a raw point with |x| < 5 and |y| < 5 is "undetected" for the statistics
 STD_FLOOR = 1e-6  # a coordinate that never varies gets std 1, so normalising it cannot divide by ~0
 
 
 def detected_mask(pose137):
     """[..., 3 or 2, 137] raw px -> [..., 137] bool: False where the point is undetected for the statistics.
 
-    "Undetected" (SDT_SPEC 2.8) means the point's raw coordinates are near the origin, |x| < 5 and |y| < 5
+    "Undetected" (docs/dataset.md §13) means the point's raw coordinates are near the origin, |x| < 5 and |y| < 5
     px, which is how detectors write a missing point (0, 0).  The release applies this test to the absolute
     137-point coordinates (neck-relative value + neck); so do we."""
     return ~((np.abs(pose137[..., 0, :]) < UNDETECTED_PX) & (np.abs(pose137[..., 1, :]) < UNDETECTED_PX))
@@ -98,7 +99,7 @@ class _FrameMoments:
 
 def compute_pose_stats(poses137, chunk=256):
     """Mean and std [2, 121] float32 of every 121-point coordinate over training clips, for both
-    representations (SDT_SPEC 2.8).  ``poses137`` [N, T, 3 or 2, 137] raw px (a memory map is fine: it is read
+    representations (docs/dataset.md §13).  ``poses137`` [N, T, 3 or 2, 137] raw px (a memory map is fine: it is read
     ``chunk`` clips at a time) -> dict(mean_parted, std_parted, mean_global, std_global).
 
     Values computed from an undetected point (:func:`detected_mask`, :func:`_value_masks`) are skipped.  The

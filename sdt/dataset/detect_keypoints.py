@@ -1,4 +1,4 @@
-"""Keypoint detection on a folder of extracted frames -> the 137-point keypoints file (SDT_SPEC 1, 2 step 3).
+"""Keypoint detection on a folder of extracted frames -> the 137-point keypoints file (docs/dataset.md §1, §8).
 
 Frames: ``frames_dir/000000.jpg, 000001.jpg, ...`` (frame i at t = i / fps) plus ``meta.json`` {"fps", "width",
 "height", "n_frames"}.  Output arrays: pose [T, 3, 137] float32 (x px, y px, confidence; undetected 0, 0, 0), found

@@ -1,4 +1,4 @@
-"""Rule extract_frames: every frame of the fps-converted video as JPEG + meta.json (SDT_SPEC 2 step 2)."""
+"""Rule extract_frames: every frame of the fps-converted video as JPEG + meta.json (docs/dataset.md §7)."""
 
 import json
 import logging

@@ -1,4 +1,4 @@
-"""Clip generation (SDT_SPEC 2 step 6): a video's rescaled keypoints + its audio -> fixed-length training clips.
+"""Clip generation (docs/dataset.md §11): a video's rescaled keypoints + its audio -> fixed-length training clips.
 
 Windows start at ``skip_frames`` and every ``clip_stride`` frames after it, up to but excluding ``T - clip_frames``
 (T frames): ``range(skip, T - 64, stride)`` as the release's clip script, which never cuts the window that ends on
@@ -144,7 +144,7 @@ def generate_clips(rescaled_path, outliers_path, video_path, out_path, fps=15, c
     audio = read_audio(video_path, audio_rate)  # InputError naming the file: unreadable, no or empty audio
     log.info("%s: %d frames (%.2f s at %g fps); audio %d samples (%.2f s at %d Hz)", video_path, len(pose),
              len(pose) / fps, fps, len(audio), len(audio) / audio_rate, audio_rate)
-    # SDT_SPEC 2.6 crops or zero-pads a clip's audio to 68266 samples: an audio track that ends less than one
+    # docs/dataset.md §11 crops or zero-pads a clip's audio to 68266 samples: an audio track that ends less than one
     # frame before the video (usual for AAC) is padded with silence; a window that lacks more is dropped.
     audio = np.concatenate([audio, np.zeros(int(np.ceil(audio_rate / fps)), dtype=audio.dtype)])
     plan = plan_windows(keep, len(audio), fps, audio_rate, clip_frames, clip_stride, skip_frames, last_window)

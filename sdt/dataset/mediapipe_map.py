@@ -1,4 +1,4 @@
-"""MediaPipe Holistic results -> one frame of the 137-point OpenPose layout (SDT_SPEC 1.1, 1.2).
+"""MediaPipe Holistic results -> one frame of the 137-point OpenPose layout (docs/dataset.md §1-2).
 
 Pure functions on a results object (``pose_landmarks``, ``face_landmarks``, ``left_hand_landmarks``,
 ``right_hand_landmarks``; each None or a list with ``.landmark[i].x/.y`` normalised to the image), so tests
@@ -12,7 +12,7 @@ import numpy as np
 
 from sdt.layout import FACE, LHAND, N_137, RHAND
 
-# BODY_25 index -> pose landmark (a pair: their midpoint), SDT_SPEC 1.2.
+# BODY_25 index -> pose landmark (a pair: their midpoint), docs/dataset.md §2.
 BODY25_FROM_POSE = (
     0, (11, 12), 12, 14, 16, 11, 13, 15, (23, 24), 24, 26, 28, 23, 25, 27,  # nose .. LAnkle
     5, 2, 8, 7,  # REye, LEye, REar, LEar

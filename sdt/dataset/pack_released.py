@@ -1,4 +1,4 @@
-"""Rule pack_released: the authors' released processed data of one speaker (SDT_SPEC 2.1), read as it is, packed
+"""Rule pack_released: the authors' released processed data of one speaker (docs/dataset.md §14), read as it is, packed
 into the same arrays and clips.csv as :mod:`sdt.dataset.split_dataset` writes for a speaker built from videos.
 
 The release: ``<folder>/processed_137.csv`` with columns dataset, start, end, interval_id, pose_fn, audio_fn,
@@ -169,7 +169,7 @@ def pack_released(index_csv, outputs, index_out, clip_frames=64, audio_rate=1600
     index_csv = Path(index_csv)
     folder = index_csv.parent
     table = read_release_index(index_csv)
-    audio_len = int(clip_frames * audio_rate / fps)  # 68266 (SDT_SPEC 2.6)
+    audio_len = int(clip_frames * audio_rate / fps)  # 68266 (docs/dataset.md §11)
     sizes = table["split"].value_counts().reindex(list(SPLITS), fill_value=0).to_dict()
     used, skipped, rows = dict.fromkeys(SPLITS, 0), [], []
     with SplitArrays(outputs, sizes, (clip_frames, 3, layout.N_137), audio_len) as arrays:

@@ -1,4 +1,4 @@
-"""Rule remove_outliers: a video's keypoints -> which frames to keep (SDT_SPEC 2, step 4).
+"""Rule remove_outliers: a video's keypoints -> which frames to keep (docs/dataset.md §6, step 4).
 
 Every frame gets a reason code, 0 = kept.  A frame without a complete person (``valid`` False in the keypoints file:
 body, face or a hand not found; or all 137 points at 0, 0) is ``no_person`` (1).  Otherwise it is ``undetected_point``

@@ -1,4 +1,4 @@
-"""Rule rescale_shoulders: a video's keypoints scaled to a reference shoulder width (SDT_SPEC 2, step 5).
+"""Rule rescale_shoulders: a video's keypoints scaled to a reference shoulder width (docs/dataset.md §6, step 5).
 
 Shoulder width = |p2 - p5| (137-points RShoulder, LShoulder); x and y of every frame (confidences untouched) are
 multiplied by ``reference_px / mean width over kept frames``.  331.085 px is Oliver's mean width, so a rescaled

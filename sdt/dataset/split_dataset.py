@@ -1,4 +1,4 @@
-"""Rule split_dataset (SDT_SPEC 2.7): a speaker's per-video clip files -> train / idle / dev arrays + clips.csv.
+"""Rule split_dataset (docs/dataset.md §12): a speaker's per-video clip files -> train / idle / dev arrays + clips.csv.
 
 Per video, in time order: the first ``int(n * train_fraction)`` clips are ``train`` (the release's
 ``int(total * 0.8)``), the next ``idle_clips`` ``idle`` (13 clips 5 frames apart span 65 frames, so no dev frame is

@@ -7,7 +7,7 @@ starting every 64 / 15 s); the last window is zero-padded and its poses trimmed,
 ``ceil(samples * 15 / 16000)`` frames and no speech is ever dropped.  Windows are generated independently (as
 the release's 64-frame clips are), so a pose may jump at a window boundary.
 
-Templates (SDT_SPEC 5) pick the look of the gestures: ``template`` mode drives one template over the whole
+Templates (docs/networks.md §3) pick the look of the gestures: ``template`` mode drives one template over the whole
 speech, ``morph`` moves linearly from one template to another across the video (one template per window), and
 ``grid`` shows K templates on the same speech side by side, the release's signature figure.  Methods without
 templates (Speech2Gesture, the ablations without templates, Audio to Body Dynamics, MoGlow): only ``template``

@@ -46,7 +46,7 @@ def render_clips(model_path, stats_path, dev_poses, dev_audio, video_out, index_
         pick = np.random.default_rng(seed).integers(len(model.templates), size=len(rows))
         tpl = model.templates.detach().cpu().numpy()[pick]
     pred = np.asarray(model.predict(np.asarray(audio[rows]), tpl).cpu())  # [n, 64, 2, 121]
-    true = to_121(np.asarray(poses[rows], np.float32)) * stats["scale_factor"]  # final results (SDT_SPEC 1.3)
+    true = to_121(np.asarray(poses[rows], np.float32)) * stats["scale_factor"]  # final results (docs/dataset.md §5)
     labels = _clip_labels(index_csv, rows.tolist())
     captions = [labels[r] for r in rows for _ in range(pred.shape[1])]
     n_frames = len(rows) * pred.shape[1]

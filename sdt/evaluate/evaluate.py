@@ -1,4 +1,4 @@
-"""Evaluating one method on a speaker's dev clips (SDT_SPEC 6) -> one JSON of metrics.
+"""Evaluating one method on a speaker's dev clips (docs/evaluation.md §1) -> one JSON of metrics.
 
 Methods: an audio-to-pose model of any family (sdt.methods: ``s2g``, ``sdt_bp``, ``sdt_vae``, the ablations,
 ``audio2body``, ``moglow``, the config's own variants; our checkpoint or the release's), predicting through
@@ -7,7 +7,7 @@ check of the whole chain) and ``mean_pose`` (the speaker's mean global pose, ``s
 frame).  Every metric is computed on final results (neck-relative px on Oliver's scale, sdt.poses.final_results);
 FTD of every method uses the same pose VAE; BC uses the onsets of each clip's speech (sdt.evaluate.metrics).
 
-Template at test time (SDT_SPEC 5), ``EvalSettings.template``:
+Template at test time (docs/networks.md §3), ``EvalSettings.template``:
   random_train  a random row of the model's template table (SDT-BP: its learnt table; SDT-VAE: the VAE's means)
   normal        a standard-normal vector
   vae_of_truth  the pose VAE encoder's mu of the clip's true poses

@@ -1,4 +1,4 @@
-"""Evaluation metrics of SDT_SPEC 6, on final results (denormalised, global, times scale_factor).
+"""Evaluation metrics of docs/evaluation.md §3, on final results (denormalised, global, times scale_factor).
 
 Poses are [..., T, 2, P] (a split: [N, 64, 2, 121]); numpy arrays or torch tensors (converted to float64
 numpy).  Per-clip metrics return an array of the leading shape ([N]); a split's value is its mean (every clip
@@ -27,7 +27,7 @@ FRECHET_EPS = 1e-6  # diagonal offset when sqrtm of the covariance product is no
 BC_SIGMA = 0.3  # s: the Gaussian width of beat consistency (EMAGE's 0.3 s)
 BC_WINDOW = 3  # frames on each side a motion beat's speed must be below: +-0.2 s at 15 fps (EMAGE: +-7 at 30 fps)
 ONSET_HOP = 512  # samples between onset-strength frames (librosa's default, EMAGE's call): 32 ms at 16 kHz
-# FTD on both pose-encoder inputs of a global-pose model (issue 14; SDT_SPEC 6): ``release`` (the release's
+# FTD on both pose-encoder inputs of a global-pose model (issue 14; docs/evaluation.md §3): ``release`` (the release's
 # transform_normalized_parted2global) and ``parted`` (the prediction made parted); FTD is the configured one.
 # For a parted model both inputs are the same.  Stored in the evaluation JSON, not in the table's columns.
 FTD_BY_INPUT = tuple(f"{m}_{i}" for i in FTD_INPUTS for m in ("FTD", "FTD_mu_logvar"))

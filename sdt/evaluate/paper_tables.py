@@ -247,7 +247,7 @@ def evaluations_markdown(frame, results, labels=None):
     """Every evaluation as Markdown, with a short note on units and settings."""
     labels = {**LABELS, **(labels or {})}
     cols = ["speaker", "method", *(METRIC[m].header for m in METRICS), "clips"]
-    note = ("Final results: neck-relative px on Oliver's scale (SDT_SPEC 1.3).  " + metrics_note() + "  "
+    note = ("Final results: neck-relative px on Oliver's scale (docs/dataset.md §5).  " + metrics_note() + "  "
             + _settings_note(results) + _stats_note(frame))
     if "L2_std" in frame:
         note += ("  Mean ± sample std over seeds; methods that draw nothing at random and the reference rows are "

@@ -1,5 +1,5 @@
 """The evaluation settings: one typed config, the one home of every evaluation setting's default and bounds (the
-``evaluate:`` section of config/config.yaml and its schema follow from it: sdt.settings) (SDT_SPEC 5, 6)."""
+``evaluate:`` section of config/config.yaml and its schema follow from it: sdt.settings; docs/evaluation.md §1)."""
 
 from dataclasses import dataclass
 

@@ -1,5 +1,5 @@
-"""Audio to Body Dynamics (Shlizerman et al., CVPR 2018) as the SDT paper ran it (SDT_SPEC 10; the network and its
-choices: models/audio2body.py).  Input: 28-channel MFCC at the pose rate (models.features.MFCC), standardised with
+"""Audio to Body Dynamics (Shlizerman et al., CVPR 2018) as the SDT paper ran it (docs/networks.md §2; the network and
+its choices: models/audio2body.py).  Input: 28-channel MFCC at the pose rate (models.features.MFCC), standardised with
 statistics of the training clips (fitted once, before the first step, on up to 4096 evenly spaced clips); loss:
 the release's summed squared error per frame (models.audio2body.audio2body_loss).  The optimiser, batch and
 schedule are every method's (config ``train:``): the SDT paper trains its baselines on the same clips and says

@@ -1,4 +1,4 @@
-"""MoGlow (Henter et al., ACM TOG 2020) as the SDT paper ran it (SDT_SPEC 10; the flow and its choices:
+"""MoGlow (Henter et al., ACM TOG 2020) as the SDT paper ran it (docs/networks.md §2; the flow and its choices:
 models/moglow.py): exact negative log-likelihood of the normalised poses given the mel spectrogram, in nats per
 pose value.
 

@@ -1,4 +1,4 @@
-"""The pose-sequence VAE (SDT_SPEC 4, 5): SDT-VAE's templates and every method's FTD.  L1 reconstruction +
+"""The pose-sequence VAE (docs/networks.md §1, §3): SDT-VAE's templates and every method's FTD.  L1 reconstruction +
 vae_kl_weight x KL; it keeps every training clip's posterior mean and log-variance (``clip_code_mu``,
 ``clip_code_logvar``), updated each step, as the release does.  Distributed (sdt/train/distributed.py): each
 process draws the reparameterisation noise of the global batch and keeps its clips' rows, and the buffers are

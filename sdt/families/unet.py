@@ -1,4 +1,4 @@
-"""The U-Net generator family (SDT_SPEC 4, 5, 8, 10): SDT-BP, SDT-VAE, Speech2Gesture and the template and
+"""The U-Net generator family (docs/networks.md §1-3, §5): SDT-BP, SDT-VAE, Speech2Gesture and the template and
 normalisation ablations of the paper's Tables 1 and 3, all one network (models/generator.py) with
 
   norm        BN | IN | IN* (sdt.methods.GENERATOR_NORM maps the paper's names to models.blocks norms)
@@ -40,7 +40,7 @@ def build(definition, settings):
 
 
 def init_state(run, n_train, fixed_templates):
-    """The template table: learned (zeros, its own Adam: SDT_SPEC 5) or the pose VAE's fixed means."""
+    """The template table: learned (zeros, its own Adam: docs/networks.md §3) or the pose VAE's fixed means."""
     kind, dim = run.definition.template, run.settings.template_dim
     if kind in BP_TEMPLATES:
         shape = (n_train, dim) if kind == "clip_bp" else (n_train, dim, run.nets["netG"].cfg.n_frames)
@@ -59,7 +59,7 @@ def prepare(run, train_set):
 
 def batch_kl(templates):
     """The KL term of a batch of learned templates: clip-wise [B, D] as they are, frame-wise [B, D, T] with every
-    (clip, frame) pair as a sample [B T, D] (SDT_SPEC 8)."""
+    (clip, frame) pair as a sample [B T, D] (docs/networks.md §5)."""
     if templates.dim() == 3:
         templates = templates.transpose(1, 2).reshape(-1, templates.shape[1])
     return template_kl(templates)

@@ -1,6 +1,6 @@
 """The training settings of one model: one typed config, the one home of every training setting's default and bounds
 (config/config.yaml's ``train:`` section and its schema follow from it: sdt.settings), built once per job
-(SDT_SPEC 5, 8)."""
+(docs/networks.md §3, §5)."""
 
 from dataclasses import asdict, dataclass, fields
 

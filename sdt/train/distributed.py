@@ -1,4 +1,5 @@
-"""Training on several processes with torch.distributed (the release's SYS.DISTRIBUTED, SDT_SPEC 8), made exact.
+"""Training on several processes with torch.distributed (the release's SYS.DISTRIBUTED, docs/networks.md §5),
+made exact.
 
 One process per GPU (NCCL), or per CPU share (gloo), started by ``torchrun`` (sdt/train/launch.py), each on
 batch_size / N clips of the global batch (sdt.train.data.EpochBatchSampler).  The networks are wrapped in

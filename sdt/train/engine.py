@@ -1,4 +1,4 @@
-"""The epoch loop and the validation pass (SDT_SPEC 5), the same for every method: a method's networks and
+"""The epoch loop and the validation pass (docs/networks.md §3), the same for every method: a method's networks and
 optimisers live in a ``Run`` (sdt/train/run.py), its training step and prediction in its family's module
 (sdt/families/<family>.py); these functions only iterate.
 """

@@ -1,5 +1,5 @@
 """Fine-tuning: a run whose networks start from a trained model's weights (``train.init_from``, per speaker and
-method; the release's ``--pretrain_from`` / TRAIN.PRETRAIN_FROM, SDT_SPEC 8).
+method; the release's ``--pretrain_from`` / TRAIN.PRETRAIN_FROM, docs/networks.md §5).
 
 The source is this workflow's model (``.pt``, any speaker) or the authors' checkpoint (``.pth``, read by
 sdt.release_checkpoint).  Only weights are taken, as the release does: the optimisers, schedules and counters

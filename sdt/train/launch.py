@@ -1,4 +1,4 @@
-"""Starting one training job on one process or several (SDT_SPEC 8: one process per GPU), as the training step
+"""Starting one training job on one process or several (docs/networks.md §5: one process per GPU), as the training step
 script does (workflow_scripts/train.py).
 
   one process         sdt.train.train.train in this process
@@ -6,7 +6,7 @@ script does (workflow_scripts/train.py).
                       NCCL, or N CPU processes with gloo where torch sees no CUDA (tests, fake-GPU clusters)
   M nodes (SLURM)     ``srun`` one launcher per node of the job's allocation, each ``torchrun --nnodes M
                       --nproc-per-node <its GPUs>`` with the c10d rendezvous on the allocation's first node (its
-                      port from the job id): everything from SLURM's environment (README "Multi-GPU training")
+                      port from the job id): everything from SLURM's environment (docs/training.md §7)
 
 The job (train()'s arguments) goes to ``<run_dir>/job.json``; every process appends to the rule's log (rank 0
 at INFO, the others warnings and errors, with their rank).  The launcher dies with the step (Linux's

@@ -35,7 +35,7 @@ class Run:
         self.method, self.family = self.definition.name, family(self.definition.family)
         self.ops = self.family.load()  # the family's build, init_state, prepare, step and predict
         self.settings, self.device, self.writer = settings, device, writer
-        self.parted = self.definition.parted  # parted or global poses (SDT_SPEC 1.3)
+        self.parted = self.definition.parted  # parted or global poses (docs/dataset.md §4)
         self.stats = stats
         self.stats_t = {k: (torch.as_tensor(v, device=device) if isinstance(v, np.ndarray) else v)
                         for k, v in stats.items()}

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def _fixed_templates(pose_vae_path, n_train):
-    """SDT-VAE's templates: the pose VAE's stored posterior means of the training clips (SDT_SPEC 5)."""
+    """SDT-VAE's templates: the pose VAE's stored posterior means of the training clips (docs/networks.md §3)."""
     mu = load_checkpoint(pose_vae_path)["buffers"]["clip_code_mu"].numpy()
     if len(mu) != n_train:
         raise ValueError(f"{pose_vae_path} holds {len(mu)} templates but the training split has {n_train} clips")

@@ -1,4 +1,4 @@
-"""Validation every epoch (the release's TRAIN.VALIDATE, SDT_SPEC 8) on the speaker's dev clips.
+"""Validation every epoch (the release's TRAIN.VALIDATE, docs/networks.md §5) on the speaker's dev clips.
 
 A generator is validated by the evaluation's own code (sdt.evaluate.evaluate.evaluate_split), so an epoch's numbers
 are exactly what ``evaluate`` computes for that epoch's model with ``template: random_train`` and the training

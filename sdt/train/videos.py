@@ -1,5 +1,5 @@
 """Videos while training (the release's TRAIN.NUM_RESULT_SAMPLE = 2 and TEST.NUM_RESULT_SAMPLE = 8 clips per epoch,
-SYS.VIDEO_FORMAT; SDT_SPEC 8): the prediction beside the truth on a few training and dev clips, drawn by
+SYS.VIDEO_FORMAT; docs/networks.md §5): the prediction beside the truth on a few training and dev clips, drawn by
 sdt/render.py.
 
 ``train.video_format``: ``mp4`` (with the clip's sound) -> <run_dir>/videos/epoch_<E>/<split>_<clip>.mp4 and/or
