@@ -2,7 +2,7 @@
 
     python benchmarks/evaluate.py [--clips 64] [--threads 2] [--demo-seconds 20]
 
-On sdt.train.synthetic.synthetic_clips with untrained networks in our checkpoint format (speed does not depend on the
+On tests/synthetic.py's synthetic_clips with untrained networks in our checkpoint format (speed does not depend on the
 weights): sdt.evaluate.evaluate.evaluate for every method with the default settings (one seed, 5 diversity samples:
 6 generator passes per clip for SDT, 1 for Speech2Gesture; the pose VAE encodes every prediction), then
 sdt.demo.demo.run_demo in grid mode (4 templates) on --demo-seconds of audio.  Each timing follows a 2048x2048 fp32
@@ -20,8 +20,9 @@ import soundfile
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "tests")]
 from rates import Clock, machine_line, matmul_rate  # noqa: E402
+from synthetic import synthetic_clips  # noqa: E402
 from train_step import base_settings  # noqa: E402
 
 from sdt.checkpoint import save_checkpoint  # noqa: E402
@@ -29,7 +30,6 @@ from sdt.demo.demo import run_demo  # noqa: E402
 from sdt.evaluate.evaluate import evaluate  # noqa: E402
 from sdt.poses import load_stats  # noqa: E402
 from sdt.train.run import Run  # noqa: E402
-from sdt.train.synthetic import synthetic_clips  # noqa: E402
 
 METHODS = ("ground_truth", "mean_pose", "s2g", "sdt_bp", "sdt_vae")
 N_TRAIN = 64

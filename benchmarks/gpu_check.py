@@ -11,7 +11,7 @@
                 compilation, is reported apart).
   3. nccl       with two GPUs or more: SDT-BP trained on 2 processes (NCCL, torchrun via sdt.train.launch) at batch
                 16 each and on 1 process at batch 32 on synthetic clips: the relative distance of the weights (as in
-                tests/test_distributed.py) and the time of each.
+                tests/train/test_distributed.py) and the time of each.
 Without CUDA it says so and exits with status 2 (nothing is measured on a CPU: benchmarks/train_step.py does that).
 """
 
@@ -72,10 +72,10 @@ def time_step(mode, batch, steps):
 def check_nccl(steps):
     """SDT-BP on 2 GPUs at 16 each against 1 GPU at 32: weight distance and times."""
     from conftest import train_settings
+    from synthetic import synthetic_clips
 
     from sdt.checkpoint import load_checkpoint
     from sdt.train.launch import run_job
-    from sdt.train.synthetic import synthetic_clips
 
     settings = train_settings(batch_size=32, epochs=1, max_steps_per_epoch=steps, lr_milestones=[],
                               validate_ftd=False, video_format=[])

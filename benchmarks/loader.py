@@ -3,20 +3,24 @@
 
     python benchmarks/loader.py [--clips 1024] [--batch 32] [--workers 0] [--epochs 3]
 
-Writes a synthetic clip set (sdt.train.synthetic.synthetic_clips) to a temporary folder, then times whole epochs of
+Writes a synthetic clip set (tests/synthetic.py's synthetic_clips) to a temporary folder, then times whole epochs of
 shuffled batches (EpochBatchSampler).  The first epoch reads the files through the page cache as they were just
 written; the best epoch is reported, and split into reading (memory-map fancy index) and the pose transforms.
 """
 
 import argparse
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from sdt.poses import load_stats, normalise, to_121, to_parted
 from sdt.train.data import ClipBatches, EpochBatchSampler, batch_loader
-from sdt.train.synthetic import synthetic_clips
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the synthetic clip set's home
+from synthetic import synthetic_clips  # noqa: E402
 
 
 def timed_epochs(loader, sampler, epochs):

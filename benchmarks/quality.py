@@ -12,10 +12,11 @@ from train_step import base_settings
 
 
 def print_quality(args):
-    from sdt.train.synthetic import synthetic_clips
+    from synthetic import synthetic_clips
+
     from sdt.train.train import train
 
-    print("\nvalidation L1 (normalised) after short runs on sdt.train.synthetic.synthetic_clips (32 train / 8 dev):")
+    print("\nvalidation L1 (normalised) after short runs on tests/synthetic.py's synthetic_clips (32 train / 8 dev):")
     print(f"{'model':10s}{'mode':>6s}{'seed':>6s}{'val_l1':>9s}{'steps':>7s}{'seconds':>9s}")
     with tempfile.TemporaryDirectory() as tmp:
         data = synthetic_clips(Path(tmp) / "clips", n_train=32, n_dev=8, seed=0)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "tests")]
 from rates import BestOf, Clock, load, machine_line, matmul_rate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

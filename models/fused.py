@@ -1,8 +1,8 @@
 """Faster formulations of the conv-norm-activation block (models/blocks.py), equal to the plain PyTorch ops.
 
-Same parameters, same state-dict keys, same results within float32 rounding: tests/test_fused.py checks outputs and
-gradients against the plain formulation (``F.conv2d``, ``F.instance_norm`` / ``F.batch_norm``, LeakyReLU) to 1e-5
-on random inputs.  Why each exists (measured in benchmarks/README.md, "the training step"):
+Same parameters, same state-dict keys, same results within float32 rounding: tests/models/test_fused.py checks outputs
+and gradients against the plain formulation (``F.conv2d``, ``F.instance_norm`` / ``F.batch_norm``, LeakyReLU) to 1e-5 on
+random inputs.  Why each exists (measured in benchmarks/README.md, "the training step"):
 
 - ``conv``: a 2D convolution with one input channel (the audio encoder's first layer, [B, 1, 80, 427] -> 64
   channels) runs at ~10 GFLOP/s in oneDNN, ~15x below its other layers; as one matrix product over the 9 taps

@@ -20,11 +20,10 @@ def keep_torch_threads():
 
 
 def short_clips(folder, audio_samples=8000, **kwargs):
-    """sdt.train.synthetic.synthetic_clips with the audio cut to 0.5 s: the audio encoder resizes its output to 64
+    """tests/synthetic.py's synthetic_clips with the audio cut to 0.5 s: the audio encoder resizes its output to 64
     frames whatever the length, and a generator step costs 8x less."""
     import numpy as np
-
-    from sdt.train.synthetic import synthetic_clips
+    from synthetic import synthetic_clips
 
     paths = synthetic_clips(folder, **kwargs)
     for split in ("train", "dev"):

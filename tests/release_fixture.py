@@ -5,8 +5,11 @@ these catches a key or shape our networks name differently, which a fixture made
 
 Layers are (name, in channels, out channels, kernel); every ConvNormRelu is a bias-free convolution plus, with batch
 norm, weight / bias / running_mean / running_var / num_batches_tracked (instance norm has no parameters).
+Also the release's clip files and their table (docs/dataset.md §14): :data:`COLUMNS` of processed_137.csv,
+:func:`release_clip`.
 """
 
+import numpy as np
 import torch
 
 N_POINTS = 121
@@ -95,3 +98,19 @@ def pose_vae(n_train=10, seed=0):
              "clip_code_mu": torch.randn(n_train, CODE_DIM, generator=g),
              "clip_code_logvar": torch.randn(n_train, CODE_DIM, generator=g) - 2}
     return _saved(state, ["optimizer"], seed)
+
+
+# -- the release's data -----------------------------------------------------------------------------------------
+COLUMNS = ["dataset", "start", "end", "interval_id", "pose_fn", "audio_fn", "video_fn", "speaker"]
+
+
+def release_clip(path, seed, frames=64, audio_len=68267):
+    """A clip npz in the release's layout: pose [frames, 3, 137] float64, audio float32, imgs (frame paths)."""
+    rng = np.random.default_rng(seed)
+    pose = rng.uniform(10, 1000, size=(frames, 3, 137))
+    pose[:, 2] = rng.uniform(0, 1, size=(frames, 137))
+    audio = rng.standard_normal(audio_len).astype(np.float32)
+    imgs = np.array([f"frames/v/v_{i:06d}.jpg" for i in range(frames)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, pose=pose, imgs=imgs, audio=audio)
+    return pose, audio

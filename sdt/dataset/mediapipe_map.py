@@ -5,7 +5,7 @@ Pure functions on a results object (``pose_landmarks``, ``face_landmarks``, ``le
 can feed fakes.  "Left"/"right" are the person's own throughout: MediaPipe's pose landmark 11 is the left
 shoulder, face-mesh "RIGHT_EYE" (33, 133, ...) is the person's right eye, and the legacy Holistic solution's
 ``left_hand_landmarks`` is the hand at pose landmark 15 (left wrist); all three checked on
-resources/messi5.jpg (tests/test_mediapipe_map.py), where the person's right side lies on the image's left.
+resources/messi5.jpg (tests/dataset/test_mediapipe_map.py), where the person's right side lies on the image's left.
 """
 
 import numpy as np

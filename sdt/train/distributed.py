@@ -6,7 +6,7 @@ batch_size / N clips of the global batch (sdt.train.data.EpochBatchSampler).  Th
 DistributedDataParallel, which averages their gradients: the mean over the global batch of a per-clip loss.
 
 What DDP does not cover, and the release computes per process, is computed here over the global batch, so that N
-processes at B / N train exactly as one process at B (to float rounding; tests/test_distributed.py):
+processes at B / N train exactly as one process at B (to float rounding; tests/train/test_distributed.py):
   * batch-level loss terms (SDT-BP's template KL, the mean and variance over the batch's templates):
     :func:`global_batch` gathers every process's part of the batch, with the gradient flowing to the local part;
   * parameters outside the wrapped networks (SDT-BP's template table): :func:`average_gradients` averages their

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real single-node SLURM cluster on this machine, for testing the SLURM profile (tests/test_slurm.py).
+# A real single-node SLURM cluster on this machine, for testing the SLURM profile (tests/workflow/test_slurm.py).
 #
 #   tests/slurm/cluster.sh start    munge + slurmctld + slurmd; waits until a job runs (idempotent); exit 2: not
 #                                   root, 3: packages missing, 4: another slurm.conf in /etc/slurm

@@ -1,4 +1,4 @@
-# Run through the SLURM profile by tests/test_slurm.py: a job that fails inside SLURM must fail the run.
+# Run through the SLURM profile by tests/workflow/test_slurm.py: a job that fails inside SLURM must fail the run.
 
 
 rule fail:

@@ -1,6 +1,6 @@
 """Every network family through the same training loop (sdt.train.train.train), checkpoint and prediction interface
 (sdt.inference, sdt.evaluate.evaluate): Audio to Body Dynamics and MoGlow learn the synthetic clip set's pose from
-its loudness (sdt.train.synthetic), the frame-wise SDT-BP trains its [N, 32, 64] table, and each trained model is
+its loudness (tests/synthetic.py), the frame-wise SDT-BP trains its [N, 32, 64] table, and each trained model is
 evaluated like every other method.  The baselines are narrowed (``net:`` overrides of the method) so that a run
 takes seconds; their full-size counts and maths are tested in test_baselines.py and test_methods.py."""
 
@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import train_settings
+from synthetic import synthetic_clips
 
 from sdt.checkpoint import load_checkpoint
 from sdt.demo.demo import demo_poses, frame_count
@@ -18,7 +19,6 @@ from sdt.inference import load_gesture_model
 from sdt.methods import Method
 from sdt.train.data import ClipBatches
 from sdt.train.run import build_networks
-from sdt.train.synthetic import synthetic_clips
 from sdt.train.train import train
 
 N_TRAIN, N_DEV = 16, 4

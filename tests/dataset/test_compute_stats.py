@@ -2,13 +2,12 @@
 the scale_factor of each rule."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sdt import layout
-from sdt.constants import OLIVER_SCALE_FACTOR, OLIVER_SHOULDER_PX
+from sdt.constants import OLIVER_SCALE_FACTOR, OLIVER_SHOULDER_PX, RELEASE_STATS_JSON, REPO
 from sdt.dataset.compute_stats import (
     compute_pose_stats,
     compute_stats,
@@ -203,7 +202,7 @@ def test_compute_pose_stats_plain_values():
 
 # --- the release's statistics (config/published/release_speakers_stat.json and its README) ---------------------
 
-RELEASE_JSON = Path(__file__).resolve().parents[1] / "config" / "published" / "release_speakers_stat.json"
+RELEASE_JSON = REPO / RELEASE_STATS_JSON
 
 
 @pytest.mark.parametrize(("choice", "rule", "name", "source"), [

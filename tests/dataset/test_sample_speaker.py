@@ -3,7 +3,8 @@ espeak-ng speech, real ffmpeg and real MediaPipe detections.
 
 Videos: three of 3 s (seed 0 twice for determinism, the next video index once) and one of 24 s with short
 phrases (2.5-3.5 s, so that some of its eight phrases repeat a template) that MediaPipe Holistic measures at
-15 fps, as the dataset stages do.  The workflow makes 44 s videos with 4-7 s phrases (figures in docs/sample_speaker.md)."""
+15 fps, as the dataset stages do.  The workflow makes 44 s videos with 4-7 s phrases (figures in
+docs/sample_speaker.md)."""
 
 import subprocess
 

@@ -7,27 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from release_fixture import COLUMNS, release_clip
 
 from sdt.constants import SPLITS
 from sdt.dataset.pack_released import pack_released, release_time_seconds, resolve_clip_path
 from sdt.errors import InputError
 
 AUDIO = 68266  # int(64 * 16000 / 15)
-COLUMNS = ["dataset", "start", "end", "interval_id", "pose_fn", "audio_fn", "video_fn", "speaker"]
-
-
-def release_clip(path, seed, frames=64, audio_len=68267):
-    """A clip npz in the release's layout: pose [frames, 3, 137] float64, audio float32, imgs (frame paths)."""
-    rng = np.random.default_rng(seed)
-    pose = rng.uniform(10, 1000, size=(frames, 3, 137))
-    pose[:, 2] = rng.uniform(0, 1, size=(frames, 137))
-    audio = rng.standard_normal(audio_len).astype(np.float32)
-    imgs = np.array([f"frames/v/v_{i:06d}.jpg" for i in range(frames)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, pose=pose, imgs=imgs, audio=audio)
-    return pose, audio
-
-
 @pytest.fixture
 def released(tmp_path):
     """<tmp>/oliver: processed_137.csv + npz/ clips; returns (folder, {pose_fn: (split, pose, audio)})."""

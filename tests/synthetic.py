@@ -1,5 +1,5 @@
-"""A small synthetic clip set in the packed dataset layout, for tests, benchmarks and smoke runs (never used by a
-rule): clips whose pose is a known function of their audio's loudness, so a model can learn it."""
+"""A small synthetic clip set in the packed dataset layout, for tests and benchmarks (never used by a rule, so not
+part of the library): clips whose pose is a known function of their audio's loudness, so a model can learn it."""
 
 from pathlib import Path
 

@@ -1,5 +1,5 @@
 """sdt/train/train.py + sdt/train/engine.py on a synthetic clip set whose pose is a known function of the audio's
-loudness (sdt.train.synthetic.synthetic_clips): the real, full-size networks learn it; a killed run resumes to the very
+loudness (tests/synthetic.py's synthetic_clips): the real, full-size networks learn it; a killed run resumes to the very
 weights of an uninterrupted one; a checkpoint alone rebuilds a working model; a non-finite loss stops training by
 name.
 
@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import REPO, train_settings
+from synthetic import synthetic_clips
 
 from models.generator import SequenceGeneratorCNN
 from sdt.checkpoint import load_checkpoint
@@ -33,7 +34,6 @@ from sdt.train import engine
 from sdt.train.data import ClipBatches, EpochBatchSampler
 from sdt.train.perf import FastMode, fast_mode, native_bf16
 from sdt.train.run import Run
-from sdt.train.synthetic import synthetic_clips
 from sdt.train.train import train
 
 N_TRAIN, N_DEV = 32, 4
@@ -42,7 +42,7 @@ THREADS = 1  # fixed, so runs in this process and in a subprocess compute the sa
 
 def settings(**overrides):
     """config.yaml's train section (the release's hyper-parameters) with ``overrides``; no FTD (no pose VAE) and
-    no videos unless asked for (tests/test_validation.py)."""
+    no videos unless asked for (tests/train/test_validation.py)."""
     return train_settings(**{"validate_ftd": False, "video_format": [], **overrides})
 
 

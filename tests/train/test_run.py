@@ -4,9 +4,9 @@ and E-2 with gamma 0.1, stepped once per epoch (core/pipelines/*.py: milestones 
 import pandas as pd
 import pytest
 import torch
+from synthetic import synthetic_clips
 
 from sdt.train.config import TrainSettings
-from sdt.train.synthetic import synthetic_clips
 from sdt.train.train import train
 
 

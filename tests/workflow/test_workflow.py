@@ -233,7 +233,7 @@ IMPORT_BLOCKS = {"train_pose_vae", "train_generator", "train_audio2body", "train
 
 @pytest.mark.parametrize(("code", "expected"), [
     ("models/blocks.py", IMPORT_BLOCKS | {"paper_tables", "plot_training", "all"}),
-    ("sdt/train/synthetic.py", set()),  # imported by tests and benchmarks only: no step runs it
+    ("sdt/plan/speakers.py", set()),  # the plan's (the rules' decisions): no step runs it
 ])
 def test_edited_shared_module_reruns_exactly_its_importers(run, code, expected):
     with edited(run, code):
@@ -314,7 +314,7 @@ def test_config_file_is_valid_and_documents_every_key():
 
 def released_speaker(folder, n_train=4, n_dev=3):
     """A tiny folder in the release's format (docs/dataset.md §14): processed_137.csv + one npz per clip."""
-    from test_pack_released import COLUMNS, release_clip
+    from release_fixture import COLUMNS, release_clip
 
     rows = []
     for i, label in enumerate(["train"] * n_train + ["dev"] * n_dev):

@@ -4,12 +4,12 @@ and the epoch batch order that a resumed run relies on; the synthetic clip set t
 import numpy as np
 import pytest
 import torch
+from synthetic import synthetic_clips
 
 from models.features import MelSpectrogram
 from sdt import layout
 from sdt.poses import denormalise, load_stats, stats_for, to_121, to_global
 from sdt.train.data import ClipBatches, EpochBatchSampler, batch_loader
-from sdt.train.synthetic import synthetic_clips
 
 N_TRAIN, N_DEV = 12, 3
 
