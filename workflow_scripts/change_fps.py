@@ -4,10 +4,8 @@ Bad input (unreadable file, no audio track, silent audio) stops the rule with an
 variable-frame-rate video is converted with a warning in the log.
 """
 
-import logging
-
 from sdt.dataset.change_fps import change_fps
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-change_fps(snakemake.input.video, snakemake.output.video, snakemake.params.fps, threads=snakemake.threads)
+with logged(snakemake.log[0]):
+    change_fps(snakemake.input.video, snakemake.output.video, snakemake.params.fps, threads=snakemake.threads)

@@ -7,19 +7,17 @@ clips.csv when the rule gives it as input `index`, else the {speaker} wildcard) 
 std are the release's too.
 """
 
-import logging
-
 from sdt.dataset.compute_stats import compute_stats
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-compute_stats(
-    snakemake.input.train_poses,
-    snakemake.output.stats,
-    scale_rule=snakemake.params.scale_rule,
-    reference_px=snakemake.params.reference_px,
-    speaker=snakemake.wildcards.speaker,
-    index=snakemake.input.get("index"),
-    stats=snakemake.params.stats,
-    release_json=snakemake.input.release_stats,
-)
+with logged(snakemake.log[0]):
+    compute_stats(
+        snakemake.input.train_poses,
+        snakemake.output.stats,
+        scale_rule=snakemake.params.scale_rule,
+        reference_px=snakemake.params.reference_px,
+        speaker=snakemake.wildcards.speaker,
+        index=snakemake.input.get("index"),
+        stats=snakemake.params.stats,
+        release_json=snakemake.input.release_stats,
+    )

@@ -4,25 +4,23 @@
 The log records the audio length, the number of 64-frame windows and the template rows used.
 """
 
-import logging
-
 from sdt.demo.demo import run_demo
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-run_demo(
-    snakemake.input.model,
-    snakemake.input.stats,
-    snakemake.input.audio,
-    snakemake.output.video,
-    snakemake.output.strip,
-    mode=snakemake.params.mode,
-    indices=snakemake.params.templates,
-    count=snakemake.params.grid,
-    seed=snakemake.params.seed,
-    strip_frames=snakemake.params.strip_frames,
-    temperature=snakemake.params.temperature,
-    threads=snakemake.threads,
-    pose_vae=snakemake.input.get("pose_vae"),
-    index_csv=snakemake.input.index,
-)
+with logged(snakemake.log[0]):
+    run_demo(
+        snakemake.input.model,
+        snakemake.input.stats,
+        snakemake.input.audio,
+        snakemake.output.video,
+        snakemake.output.strip,
+        mode=snakemake.params.mode,
+        indices=snakemake.params.templates,
+        count=snakemake.params.grid,
+        seed=snakemake.params.seed,
+        strip_frames=snakemake.params.strip_frames,
+        temperature=snakemake.params.temperature,
+        threads=snakemake.threads,
+        pose_vae=snakemake.input.get("pose_vae"),
+        index_csv=snakemake.input.index,
+    )

@@ -3,16 +3,14 @@
 The log records the detection speed and how many frames had a complete person (body, face, both hands).
 """
 
-import logging
-
 from sdt.dataset.detect_keypoints import detect_keypoints
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-detect_keypoints(
-    snakemake.input.frames,
-    snakemake.output.keypoints,
-    detector=snakemake.params.detector,
-    fps=snakemake.params.fps,
-    redetect=snakemake.params.redetect,
-)
+with logged(snakemake.log[0]):
+    detect_keypoints(
+        snakemake.input.frames,
+        snakemake.output.keypoints,
+        detector=snakemake.params.detector,
+        fps=snakemake.params.fps,
+        redetect=snakemake.params.redetect,
+    )

@@ -1,10 +1,8 @@
 """Rule dev_demo_audio: the demo's speech from a few consecutive dev clips of the speaker (sdt.demo.dev_demo_audio),
 used when the config has no sample speaker and names no demo audio: a run on real data needs no espeak-ng."""
 
-import logging
-
 from sdt.demo.dev_demo_audio import dev_demo_audio
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-dev_demo_audio(snakemake.input.dev_audio, snakemake.input.index, snakemake.output.audio)
+with logged(snakemake.log[0]):
+    dev_demo_audio(snakemake.input.dev_audio, snakemake.input.index, snakemake.output.audio)

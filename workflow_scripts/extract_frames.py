@@ -4,10 +4,8 @@ The folder is built under a temporary name and renamed when complete (sdt.io.ato
 never sees a half-extracted folder.
 """
 
-import logging
-
 from sdt.dataset.extract_frames import extract_frames
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-extract_frames(snakemake.input.video, snakemake.output.frames, threads=snakemake.threads)
+with logged(snakemake.log[0]):
+    extract_frames(snakemake.input.video, snakemake.output.frames, threads=snakemake.threads)

@@ -5,21 +5,19 @@ fully covered by the audio is dropped.  The log says how many windows were dropp
 short for one clip gives 0 clips and a warning.
 """
 
-import logging
-
 from sdt.dataset.generate_clips import generate_clips
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-generate_clips(
-    snakemake.input.rescaled,
-    snakemake.input.outliers,
-    snakemake.input.video,
-    snakemake.output.clips,
-    fps=snakemake.params.fps,
-    clip_frames=snakemake.params.clip_frames,
-    clip_stride=snakemake.params.clip_stride,
-    skip_frames=snakemake.params.skip_frames,
-    audio_rate=snakemake.params.audio_rate,
-    last_window=snakemake.params.last_window,
-)
+with logged(snakemake.log[0]):
+    generate_clips(
+        snakemake.input.rescaled,
+        snakemake.input.outliers,
+        snakemake.input.video,
+        snakemake.output.clips,
+        fps=snakemake.params.fps,
+        clip_frames=snakemake.params.clip_frames,
+        clip_stride=snakemake.params.clip_stride,
+        skip_frames=snakemake.params.skip_frames,
+        audio_rate=snakemake.params.audio_rate,
+        last_window=snakemake.params.last_window,
+    )

@@ -5,19 +5,17 @@ espeak-ng speech, the jaw opening with it; 1280x720, 25 fps, H.264 + AAC, plus t
 Deterministic in (seed, the number at the end of {video}), so sample00 and sample01 differ.
 """
 
-import logging
-
 from sdt.dataset.make_sample_video import make_sample_video, video_index
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-make_sample_video(
-    snakemake.input.photo,
-    snakemake.output.video,
-    seconds=snakemake.params.seconds,
-    seed=snakemake.params.seed,
-    index=video_index(snakemake.wildcards.video),
-    threads=snakemake.threads,
-    labels=snakemake.output.templates,
-    phrase_seconds=tuple(snakemake.params.phrase_seconds),
-)
+with logged(snakemake.log[0]):
+    make_sample_video(
+        snakemake.input.photo,
+        snakemake.output.video,
+        seconds=snakemake.params.seconds,
+        seed=snakemake.params.seed,
+        index=video_index(snakemake.wildcards.video),
+        threads=snakemake.threads,
+        labels=snakemake.output.templates,
+        phrase_seconds=tuple(snakemake.params.phrase_seconds),
+    )

@@ -5,17 +5,15 @@ Released `dev` and `val` clips both go to dev; `idle` clips are kept out of trai
 read are skipped and listed in the log.
 """
 
-import logging
-
 from sdt.dataset.pack_released import pack_released
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-pack_released(
-    snakemake.input.index,
-    {k: v for k, v in snakemake.output.items() if k != "index"},  # {split}_poses, {split}_audio
-    snakemake.output.index,
-    clip_frames=snakemake.params.clip_frames,
-    audio_rate=snakemake.params.audio_rate,
-    fps=snakemake.params.fps,
-)
+with logged(snakemake.log[0]):
+    pack_released(
+        snakemake.input.index,
+        {k: v for k, v in snakemake.output.items() if k != "index"},  # {split}_poses, {split}_audio
+        snakemake.output.index,
+        clip_frames=snakemake.params.clip_frames,
+        audio_rate=snakemake.params.audio_rate,
+        fps=snakemake.params.fps,
+    )

@@ -2,15 +2,13 @@
 table, SDT-VAE's pose VAE clip means), ours or the authors' checkpoints, coloured by source video
 (sdt.demo.plot_templates) -> one PNG."""
 
-import logging
-
 from sdt.demo.plot_templates import plot_model_templates
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-plot_model_templates(
-    {label: snakemake.input[method] for method, label in snakemake.params.labels.items()},
-    snakemake.output.plot,
-    index_csv=snakemake.input.index,
-    pose_vae=snakemake.input.get("pose_vae"),
-)
+with logged(snakemake.log[0]):
+    plot_model_templates(
+        {label: snakemake.input[method] for method, label in snakemake.params.labels.items()},
+        snakemake.output.plot,
+        index_csv=snakemake.input.index,
+        pose_vae=snakemake.input.get("pose_vae"),
+    )

@@ -2,16 +2,14 @@
 windows by reason, clips per split) and a TOTAL row -> qc.csv (sdt.dataset.qc_table).
 """
 
-import logging
-
 from sdt.dataset.qc_table import qc_table
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-qc_table(
-    snakemake.input.keypoints,
-    snakemake.input.outliers,
-    snakemake.input.clips,
-    snakemake.input.index,
-    snakemake.output.table,
-)
+with logged(snakemake.log[0]):
+    qc_table(
+        snakemake.input.keypoints,
+        snakemake.input.outliers,
+        snakemake.input.clips,
+        snakemake.input.index,
+        snakemake.output.table,
+    )

@@ -4,14 +4,12 @@ A frame is dropped when it has no complete person (reason no_person) or any kept
 x <= outlier_px and y <= outlier_px (reason undetected_point).  The log gives the counts per reason.
 """
 
-import logging
-
 from sdt.dataset.remove_outliers import remove_outliers
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-remove_outliers(
-    snakemake.input.keypoints,
-    snakemake.output.outliers,
-    outlier_px=snakemake.params.outlier_px,
-)
+with logged(snakemake.log[0]):
+    remove_outliers(
+        snakemake.input.keypoints,
+        snakemake.output.outliers,
+        outlier_px=snakemake.params.outlier_px,
+    )

@@ -4,16 +4,14 @@ The factor is reference_px / mean shoulder width (points 2-5) over kept frames; 
 frame is kept (then the video gives no clips, which qc.csv reports).  The log gives the width and the factor.
 """
 
-import logging
-
 from sdt.dataset.rescale_shoulders import rescale_shoulders
+from sdt.step import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-rescale_shoulders(
-    snakemake.input.keypoints,
-    snakemake.input.outliers,
-    snakemake.output.rescaled,
-    enabled=snakemake.params.enabled,
-    reference_px=snakemake.params.reference_px,
-)
+with logged(snakemake.log[0]):
+    rescale_shoulders(
+        snakemake.input.keypoints,
+        snakemake.input.outliers,
+        snakemake.output.rescaled,
+        enabled=snakemake.params.enabled,
+        reference_px=snakemake.params.reference_px,
+    )

@@ -105,9 +105,9 @@ def _uses(key, method):
     if key in SPEED_ONLY:
         return False
     if key == "vae_kl_weight":
-        return method.family == "pose_vae"
+        return not method.audio_to_pose
     if key == "template_dim":
-        return method.family == "pose_vae" or method.template != "none"
+        return not method.audio_to_pose or method.template != "none"
     if key in ("template_kl_weight", "template_lr_scale", "init_templates"):
         return method.template in BP_TEMPLATES
     if key == "validate_ftd":  # validation of the audio-to-pose models (the pose VAE validates itself)

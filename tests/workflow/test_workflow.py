@@ -281,6 +281,8 @@ def test_corrupt_video_fails_naming_it_and_leaves_nothing(tmp_path):
     proc = snakemake(work, "results/me/fps/broken.mp4", check=False)
     assert proc.returncode != 0 and "broken.mp4" in proc.output and "unreadable or corrupt video" in proc.output
     assert list(work.glob("results/**/broken*")) == [] and list(work.glob("results/**/.*")) == []
+    log = (work / "logs" / "change_fps" / "me" / "broken.log").read_text()  # the error is in the job's log too
+    assert "unreadable or corrupt video" in log and "broken.mp4" in log and "Traceback" in log
 
 
 def test_silent_video_without_audio_track_fails(tmp_path):
