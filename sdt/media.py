@@ -198,7 +198,8 @@ def read_audio(video, rate):
     audio = decode_audio(video, rate, on_timeline=True)  # sample 0 at the file's start time
     lead = int(round((info["video_start"] - info["start"]) * rate))  # samples before the first frame
     if abs(info["audio_start"] - info["video_start"]) > 0.005:  # half a mel hop (160 samples at 16 kHz)
-        log.info("%s: the audio stream starts at %.3f s, the picture at %.3f s: audio aligned with the frames", video,
+        log.info("%s: the audio stream starts at %.3f s, the picture at %.3f s: the streams' start times are "
+                 "aligned (whether the speech is in sync with the mouth is measured by generate_clips)", video,
                  info["audio_start"], info["video_start"])
     return audio[lead:]
 

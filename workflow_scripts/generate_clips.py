@@ -20,4 +20,5 @@ with logged(snakemake.log[0]):
         skip_frames=snakemake.params.skip_frames,
         audio_rate=snakemake.params.audio_rate,
         last_window=snakemake.params.last_window,
+        av_sync=snakemake.params.av_sync,
     )

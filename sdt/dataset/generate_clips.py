@@ -27,8 +27,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from sdt.constants import clip_samples
+from sdt.constants import AUDIO_RATE, CLIP_FRAMES, FPS, clip_samples
+from sdt.dataset.av_sync import MIN_FRAMES, measure_sync, shift_audio
 from sdt.dataset.keypoints import load_keep, load_pose_file
+from sdt.dataset.settings import AV_SYNC, DATASET
 from sdt.errors import InputError
 from sdt.io import atomic_path
 from sdt.media import read_audio
@@ -116,6 +118,29 @@ def write_clips(path, pose, audio, plan, clip_frames=64, chunk=CHUNK_CLIPS, prog
                 np.lib.format.write_array(f, np.asarray(value), allow_pickle=False)
 
 
+def _check_sync(video_path, pose, keep, audio, rate, fps, av_sync):
+    """(the audio, shifted back into sync when asked and needed; the sync record for the clips npz)."""
+    if av_sync not in AV_SYNC:
+        raise ValueError(f"av_sync must be one of {AV_SYNC}, got {av_sync!r}")
+    sync = measure_sync(pose, keep, audio, rate, fps)
+    if sync is None:
+        log.warning("%s: audio sync not measured: fewer than %d kept frames, or a mouth that never moves", video_path,
+                    MIN_FRAMES)
+        return audio, {"av_lag_frames": 0, "av_r": np.nan, "av_r_zero": np.nan, "av_out_of_sync": False,
+                       "av_corrected": False}
+    correct = sync.out_of_sync and av_sync == "correct"
+    if sync.out_of_sync:
+        log.warning("%s: speech and mouth OUT OF SYNC: %s; %s", video_path, sync.describe(),
+                    "the audio is shifted back (dataset.av_sync: correct)" if correct else
+                    "clips keep the offset (set dataset.av_sync: correct to shift the audio back, or fix the file)")
+    else:
+        log.info("%s: speech and mouth %s", video_path, sync.describe())
+    if correct:
+        audio = shift_audio(audio, sync.lag_frames, rate, fps)
+    return audio, {"av_lag_frames": sync.lag_frames, "av_r": sync.r, "av_r_zero": sync.r_zero,
+                   "av_out_of_sync": sync.out_of_sync, "av_corrected": correct}
+
+
 def _ranges(starts, step):
     """Start frames as compact runs for the log: '80-135, 300' (runs of ``step``), at most 8 runs."""
     runs = []
@@ -128,9 +153,14 @@ def _ranges(starts, step):
     return text + (f", ... ({len(runs)} runs)" if len(runs) > 8 else "")
 
 
-def generate_clips(rescaled_path, outliers_path, video_path, out_path, fps=15, clip_frames=64, clip_stride=5,
-                   skip_frames=80, audio_rate=16000, last_window=False, progress=None):
+def generate_clips(rescaled_path, outliers_path, video_path, out_path, fps=FPS, clip_frames=CLIP_FRAMES,
+                   clip_stride=DATASET.clip_stride, skip_frames=DATASET.skip_frames, audio_rate=AUDIO_RATE,
+                   last_window=DATASET.last_window, av_sync=DATASET.av_sync, progress=None):
     """The generate_clips step: rescaled keypoints + outlier mask + the fps-converted video -> clips npz.
+
+    The lag between speech and mouth is measured on the kept frames (sdt.dataset.av_sync) and recorded in the npz
+    (``av_lag_frames``, ``av_r``, ``av_r_zero``, ``av_out_of_sync``, ``av_corrected``); an out-of-sync video is
+    warned about and, with ``av_sync="correct"``, its audio is shifted by the lag before the clips are cut.
 
     Returns the counts (n, windows_total, dropped_invalid, dropped_audio, n_frames, audio_samples).  Raises
     InputError naming the file for an unreadable input, mismatched frame counts or fps, or a video whose audio
@@ -144,6 +174,7 @@ def generate_clips(rescaled_path, outliers_path, video_path, out_path, fps=15, c
     audio = read_audio(video_path, audio_rate)  # InputError naming the file: unreadable, no or empty audio
     log.info("%s: %d frames (%.2f s at %g fps); audio %d samples (%.2f s at %d Hz)", video_path, len(pose),
              len(pose) / fps, fps, len(audio), len(audio) / audio_rate, audio_rate)
+    audio, sync = _check_sync(video_path, pose, keep, audio, audio_rate, fps, av_sync)
     # docs/dataset.md §11 crops or zero-pads a clip's audio to 68266 samples: an audio track that ends less than one
     # frame before the video (usual for AAC) is padded with silence; a window that lacks more is dropped.
     audio = np.concatenate([audio, np.zeros(int(np.ceil(audio_rate / fps)), dtype=audio.dtype)])
@@ -153,7 +184,7 @@ def generate_clips(rescaled_path, outliers_path, video_path, out_path, fps=15, c
                 windows_total=plan["windows_total"], dropped_invalid=plan["dropped_invalid"],
                 dropped_audio=plan["dropped_audio"], n_frames=len(pose), audio_samples=len(audio), fps=float(fps),
                 audio_rate=int(audio_rate), clip_stride=int(clip_stride),
-                skip_frames=int(skip_frames), video=Path(video_path).stem)
+                skip_frames=int(skip_frames), video=Path(video_path).stem, **sync)
     summary = {"n": n, **{k: int(plan[k]) for k in ("windows_total", "dropped_invalid", "dropped_audio")},
                "n_frames": len(pose), "audio_samples": len(audio)}
     if plan["windows_total"] == 0:

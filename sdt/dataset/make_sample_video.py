@@ -37,10 +37,10 @@ import cv2
 import numpy as np
 import pandas as pd
 import soundfile
-from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks, resample_poly
 from tqdm import tqdm
 
+from sdt.dataset.av_sync import loudness_envelope
 from sdt.dataset.sample_rig import SIZE, Pose, Rig
 from sdt.errors import InputError
 from sdt.io import atomic_path, write_csv
@@ -112,16 +112,6 @@ def synthesize_speech(seconds, rng, rate=AUDIO_RATE, espeak="espeak-ng"):
         n = sum(len(p) for p in parts)
     audio = np.concatenate(parts)[:n_total]
     return np.clip(audio, -1.0, 1.0)
-
-
-def loudness_envelope(audio, rate, n_frames, fps=FPS, sigma_s=0.08):
-    """Per video frame: RMS of the frame's samples, Gaussian-smoothed, scaled to [0, 1] by its 95th percentile."""
-    edges = np.minimum(np.round(np.arange(n_frames + 1) * rate / fps).astype(int), len(audio))
-    energy = np.concatenate([[0.0], np.cumsum(np.asarray(audio, np.float64) ** 2)])[edges]
-    rms = np.sqrt(np.diff(energy) / np.maximum(np.diff(edges), 1))
-    smooth = gaussian_filter1d(rms, sigma_s * fps, mode="nearest") if sigma_s > 0 else rms
-    top = np.percentile(smooth, 95)
-    return np.clip(smooth / top, 0.0, 1.0) if top > 0 else np.zeros(n_frames)
 
 
 def plan_phrases(n_frames, rng, phrase_seconds=PHRASE_SECONDS, fps=FPS):

@@ -11,6 +11,9 @@ Columns (counts):
   clips                     clips made
   dropped_<reason>          windows dropped by generate_clips, per reason it records (dropped_invalid: a window
                             holding a dropped frame, ...)
+  av_lag_frames             the lag of the speech behind the mouth, frames (sdt.dataset.av_sync; > 0: audio late)
+  av_out_of_sync            1 when that lag is an offset viewers notice (the TOTAL row: how many videos)
+  av_corrected              1 when generate_clips shifted the audio back (dataset.av_sync: correct)
   train, idle, dev          clips per split (clips.csv)
 """
 
@@ -27,6 +30,8 @@ from sdt.io import load_npz, write_csv
 log = logging.getLogger(__name__)
 
 PARTS = ("body", "face", "lhand", "rhand")
+SYNC_COLUMNS = ("av_lag_frames", "av_out_of_sync", "av_corrected")
+NOT_SUMMED = ("av_lag_frames",)  # not a count: the TOTAL row leaves it empty
 
 
 def _load(path, what):
@@ -57,6 +62,9 @@ def video_row(keypoints, outliers, clips):
     row["windows_total"] = int(cl["windows_total"]) if "windows_total" in cl else np.nan
     row["clips"] = len(np.atleast_1d(cl["start_frame"])) if "start_frame" in cl else np.nan
     row.update({k: int(cl[k]) for k in sorted(cl) if k.startswith("dropped_")})
+    row.update({k: int(cl[k]) if k in cl else np.nan for k in SYNC_COLUMNS})
+    if not np.isfinite(float(cl.get("av_r", np.nan))):  # not measured (too few kept frames, older clips): empty
+        row["av_lag_frames"] = np.nan
     return row
 
 
@@ -81,11 +89,16 @@ def qc_table(keypoints, outliers, clips, index_csv, table_out):
     first = [c for c in table.columns if c not in SPLITS]
     table = table[first + list(SPLITS)]
     counts = table.columns.drop("video")
-    table[counts] = table[counts].fillna(0).astype(np.int64)
-    total = {"video": "TOTAL", **table[counts].sum().to_dict()}
+    summed = counts.drop(list(NOT_SUMMED))
+    table[summed] = table[summed].fillna(0).astype(np.int64)
+    total = {"video": "TOTAL", **table[summed].sum().to_dict()}
     table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    table[list(NOT_SUMMED)] = table[list(NOT_SUMMED)].astype("Int64")  # whole numbers; empty: not measured, TOTAL
     write_csv(table_out, table)
     t = total
+    late = table[(table["av_out_of_sync"] == 1) & (table["video"] != "TOTAL")]["video"].tolist()
+    if late:
+        log.warning("speech and mouth out of sync in %d video(s): %s (column av_lag_frames)", len(late), late)
     log.info("%d videos: %d frames, %d complete, %d kept, %d clips (train %d, idle %d, dev %d)", len(rows),
              t["frames_in"], t["frames_complete_person"], t["frames_kept"], t["clips"], t["train"], t["idle"],
              t["dev"])

@@ -28,20 +28,19 @@ import numpy as np
 import pandas as pd
 
 from sdt import layout
+from sdt.dataset.av_sync import lip_opening, loudness_envelope
 from sdt.dataset.detect_keypoints import MediaPipeDetector
 from sdt.dataset.keypoints import load_pose_file
 from sdt.dataset.make_sample_video import FPS as VIDEO_FPS
-from sdt.dataset.make_sample_video import labels_path, loudness_envelope
+from sdt.dataset.make_sample_video import labels_path
 from sdt.errors import InputError
 from sdt.io import write_csv
-from sdt.layout import FACE
 from sdt.media import decode_audio, ffmpeg_exe, probe
 from sdt.render import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
 ARM_POINTS = [2, 3, 4, 5, 6, 7]  # 137-layout RShoulder, RElbow, RWrist, LShoulder, LElbow, LWrist
-MOUTH = (FACE.start + 62, FACE.start + 66)  # inner lip centres, upper and lower
 AUDIO_RATE = 16000
 
 
@@ -74,7 +73,7 @@ def detect(video, fps=15):
 
 
 def envelope(video, n_frames, fps=15):
-    """The speech's loudness envelope at ``fps`` (sdt.dataset.make_sample_video.loudness_envelope)."""
+    """The speech's loudness envelope at ``fps`` (sdt.dataset.av_sync.loudness_envelope)."""
     return loudness_envelope(decode_audio(video, AUDIO_RATE), AUDIO_RATE, n_frames, fps=fps)
 
 
@@ -87,7 +86,7 @@ def wrist_std(pose, body):
 
 def mouth_correlation(pose, face, env):
     """Pearson r of the inner-lip distance (px, frames where the face was found) with the envelope."""
-    gap = np.linalg.norm(pose[:, :2, MOUTH[0]] - pose[:, :2, MOUTH[1]], axis=1)
+    gap = lip_opening(pose)
     return float(np.corrcoef(gap[face], env[face])[0, 1])
 
 

@@ -1,5 +1,7 @@
 """qc_table: per-video counts from the keypoints, outliers and clips files and clips.csv, plus a TOTAL row."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,8 +44,9 @@ def speaker(tmp_path):
     found_b[:, :2] = True  # body and face only: no complete person
     write_keypoints(root / "keypoints" / "b.npz", found_b)
     write_outliers(root / "outliers" / "b.npz", np.full(100, 2))
-    clips = [write_clip_file(root / "clips" / "a.npz", 20, 1, dropped_audio=np.int64(1)),
-             write_clip_file(root / "clips" / "b.npz", 0, 2)]
+    sync = {"av_lag_frames": np.int64(15), "av_r": np.float64(0.9), "av_out_of_sync": True, "av_corrected": False}
+    clips = [write_clip_file(root / "clips" / "a.npz", 20, 1, dropped_audio=np.int64(1), **sync),
+             write_clip_file(root / "clips" / "b.npz", 0, 2)]  # b: sync not measured
     split_dataset(clips, outputs_for(root / "dataset"), root / "dataset" / "clips.csv", idle_clips=2)
     return root
 
@@ -52,9 +55,10 @@ def paths(root, stage, videos=("a", "b")):
     return [root / stage / f"{v}.npz" for v in videos]
 
 
-def test_qc_table(speaker, tmp_path):
-    table = qc_table(paths(speaker, "keypoints"), paths(speaker, "outliers"), paths(speaker, "clips"),
-                     speaker / "dataset" / "clips.csv", speaker / "qc.csv")
+def test_qc_table(speaker, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="sdt.dataset.qc_table"):
+        table = qc_table(paths(speaker, "keypoints"), paths(speaker, "outliers"), paths(speaker, "clips"),
+                         speaker / "dataset" / "clips.csv", speaker / "qc.csv")
     read = pd.read_csv(speaker / "qc.csv")
     pd.testing.assert_frame_equal(read, table, check_dtype=False)
     assert list(read["video"]) == ["a", "b", "TOTAL"]
@@ -68,7 +72,11 @@ def test_qc_table(speaker, tmp_path):
     assert (a.train, a.idle, a.dev) == (16, 2, 2)
     assert (b.frames_in, b.frames_complete_person, b.outliers_undetected_point, b.frames_kept) == (100, 0, 100, 0)
     assert (b.clips, b.dropped_audio, b.train, b.idle, b.dev) == (0, 0, 0, 0, 0)  # a reason one video lacks: 0
-    numeric = read.columns.drop("video")
+    # the lag of speech behind mouth: a video's, empty where not measured and in TOTAL; out-of-sync videos counted
+    assert (a.av_lag_frames, a.av_out_of_sync, a.av_corrected) == (15, 1, 0)
+    assert np.isnan(b.av_lag_frames) and np.isnan(total.av_lag_frames) and total.av_out_of_sync == 1
+    assert "out of sync in 1 video(s): ['a']" in caplog.text
+    numeric = read.columns.drop(["video", "av_lag_frames"])
     assert (total[numeric] == read.iloc[:2][numeric].sum()).all()
     assert list(read.columns[-3:]) == ["train", "idle", "dev"]
 

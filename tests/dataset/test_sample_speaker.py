@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdt.dataset.av_sync import MOUTH, loudness_envelope
 from sdt.dataset.detect_keypoints import MediaPipeDetector
 from sdt.dataset.make_sample_video import (
     AUDIO_RATE,
@@ -20,14 +21,13 @@ from sdt.dataset.make_sample_video import (
     TEMPLATES,
     TRANSITION_S,
     labels_path,
-    loudness_envelope,
     make_sample_video,
     plan_phrases,
     stroke_signal,
     synthesize_speech,
     video_index,
 )
-from sdt.dataset.sample_qc import MOUTH, measure, sample_qc
+from sdt.dataset.sample_qc import measure, sample_qc
 from sdt.dataset.sample_rig import SIZE, Pose, Rig
 from sdt.errors import InputError
 from sdt.media import ffmpeg_exe, probe, read_audio
