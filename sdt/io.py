@@ -3,6 +3,7 @@ all, so no later run trusts a half file) and every .npz is read with one error r
 it should have been)."""
 
 import contextlib
+import glob
 import hashlib
 import os
 import shutil
@@ -24,6 +25,19 @@ def _public(path, mode):
     os.chmod(path, mode & ~umask)
 
 
+TMP_RANDOM = "?" * 8  # tempfile's random part of a name: exactly 8 characters, so "a.npz" never matches "a.b.npz"'s
+
+
+def _remove_leftovers(paths):
+    """Temporary files or folders of an earlier write of the same output that was killed before it could clean up
+    (SIGKILL, a node lost): a job is the only writer of its outputs, so they belong to nobody now."""
+    for old in paths:
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=None):
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
@@ -33,6 +47,7 @@ def atomic_path(path, suffix=None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix if suffix is None else suffix
+    _remove_leftovers(path.parent.glob(f".{glob.escape(path.stem)}.{TMP_RANDOM}.tmp{glob.escape(suffix)}"))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
     try:
@@ -49,6 +64,7 @@ def atomic_dir(path):
     """Like :func:`atomic_path` for a directory: built under a temporary name, renamed when complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path.parent.glob(f".{glob.escape(path.name)}.{TMP_RANDOM}.tmp"))
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp

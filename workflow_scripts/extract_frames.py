@@ -8,4 +8,5 @@ from sdt.dataset.extract_frames import extract_frames
 from sdt.step import logged
 
 with logged(snakemake.log[0]):
-    extract_frames(snakemake.input.video, snakemake.output.frames, threads=snakemake.threads)
+    extract_frames(snakemake.input.video, snakemake.output.frames, threads=snakemake.threads,
+                   frame_height=snakemake.params.frame_height)

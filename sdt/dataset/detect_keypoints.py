@@ -216,8 +216,15 @@ def detect_video_frames(frames_dir, detector="mediapipe", progress=True, fps=Non
     redetected = np.zeros(n, dtype=bool)
     if redetect and detector == "mediapipe":
         redetected = redetect_incomplete(paths, pose, found)
+    # frames scaled down for detection (extract_frames): keypoints in the video's pixels; undetected stay 0, 0
+    video_width, video_height = int(meta.get("video_width", width)), int(meta.get("video_height", height))
+    if (video_width, video_height) != (width, height):
+        pose[:, 0] *= video_width / width
+        pose[:, 1] *= video_height / height
+        log.info("%s: keypoints of %dx%d frames mapped to the video's %dx%d pixels", frames_dir, width, height,
+                 video_width, video_height)
     return {"pose": pose, "found": found, "valid": found.all(axis=1), "redetected": redetected,
-            "fps": float(meta["fps"]), "width": int(width), "height": int(height), "detector": str(detector)}
+            "fps": float(meta["fps"]), "width": video_width, "height": video_height, "detector": str(detector)}
 
 
 def detect_keypoints(frames_dir, out_path, detector="mediapipe", fps=None, progress=True, redetect=True):
