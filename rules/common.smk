@@ -6,10 +6,14 @@ from sdt.constants import SPLITS
 from sdt.families import FAMILIES
 from sdt.methods import REFERENCES
 from sdt.plan import ConfigError, Plan
+from sdt.plan.speakers import invoked_as_dry_run
 from snakemake.logging import logger
 
 try:
-    PLAN = Plan(config, workflow.basedir)
+    PLAN = Plan(config, workflow.basedir, os.getcwd())
+    # each user video's link, and each speaker's list of videos and user video's content identity, rewritten when
+    # they change, not in a dry run (sdt.plan.Plan.write_stamps)
+    PLAN.write_stamps(dry_run=invoked_as_dry_run)
 except ConfigError as e:  # one line naming the key, not a traceback
     raise WorkflowError(str(e)) from None
 config.update(PLAN.config)  # typed, with the schema's defaults
@@ -65,7 +69,22 @@ def dataset_outputs():
 
 
 def source_video(wildcards):
-    return PLAN.source_video(wildcards.speaker, wildcards.video)
+    """change_fps' input: a user's video with its mtime ignored (its content identity is a param), the sample's as
+    it is (sdt.plan.Plan.source_video)."""
+    path, by_content = PLAN.source_video(wildcards.speaker, wildcards.video)
+    return ancient(path) if by_content else path
+
+
+def identity_file(wildcards):
+    return PLAN.identity_file(wildcards.speaker, wildcards.video) or []
+
+
+def source_identity(wildcards):
+    return PLAN.source_identity(wildcards.speaker, wildcards.video)
+
+
+def manifest(wildcards):
+    return PLAN.manifest(wildcards.speaker)
 
 
 def released_index(wildcards):

@@ -5,6 +5,7 @@
 rule split_dataset:
     input:
         clips=per_video("results/{speaker}/clips/{video}.npz"),
+        videos=manifest,
     output:
         **dataset_outputs(),
         index="results/{speaker}/dataset/clips.csv",
@@ -83,6 +84,7 @@ rule qc_table:
         outliers=per_video("results/{speaker}/outliers/{video}.npz"),
         clips=per_video("results/{speaker}/clips/{video}.npz"),
         index="results/{speaker}/dataset/clips.csv",
+        videos=manifest,
     output:
         table=report(
             "results/{speaker}/qc.csv",

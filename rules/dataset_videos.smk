@@ -32,6 +32,7 @@ rule make_sample_video:
 rule change_fps:
     input:
         video=source_video,
+        identity=identity_file,
     output:
         video="results/{speaker}/fps/{video}.mp4",
     log:
@@ -49,6 +50,7 @@ rule change_fps:
     params:
         code=code("change_fps"),
         fps=PLAN.dataset.fps,
+        source=source_identity,
     script:
         "../workflow_scripts/change_fps.py"
 
@@ -70,6 +72,7 @@ rule extract_frames:
         runtime=60,
     params:
         code=code("extract_frames"),
+        frame_height=PLAN.dataset.frame_height,
     script:
         "../workflow_scripts/extract_frames.py"
 
@@ -163,5 +166,6 @@ rule generate_clips:
         skip_frames=PLAN.dataset.skip_frames,
         audio_rate=PLAN.dataset.audio_rate,
         last_window=PLAN.dataset.last_window,
+        av_sync=PLAN.dataset.av_sync,
     script:
         "../workflow_scripts/generate_clips.py"

@@ -82,9 +82,9 @@ def planned_models(workdir, *args, snakefile=None):
     return {rule: sorted(names) for rule, names in models.items()}
 
 
-def planned_jobs(workdir, *args, snakefile=None):
-    """{rule: count} of the jobs a dry run would run."""
-    out = snakemake(workdir, "--dry-run", "--quiet", "rules", *args, snakefile=snakefile).output
+def planned_jobs(workdir, *args, snakefile=None, targets=()):
+    """{rule: count} of the jobs a dry run (of ``targets``, default all) would run."""
+    out = snakemake(workdir, *targets, "--dry-run", "--quiet", "rules", *args, snakefile=snakefile).output
     jobs = {}
     for line in out.splitlines():
         parts = line.split()

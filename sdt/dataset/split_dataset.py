@@ -217,9 +217,13 @@ def _check_speaker_counts(clips_dir, infos, totals, train_fraction, idle_clips):
     if totals["dev"] == 0:
         need = min_clips_for_dev(train_fraction, idle_clips)
         most = max(i["n"] for i in infos)
+        fits = most - int(most * train_fraction) - 1  # the most idle clips that leave the longest video a dev clip
+        hint = (f"; for a first look, dataset.idle_clips: {fits} gives it dev clips (fewer than 13 idle clips let dev "
+                "clips share frames with train clips: docs/dataset.md §12), or add longer videos" if fits >= 0 else
+                "; add longer videos")
         raise InputError(clips_dir, f"videos too short: 0 dev clips (the longest video has {most} clips; with "
                                     f"train_fraction {train_fraction} and {idle_clips} idle clips a video needs at "
-                                    f"least {need} clips for one to reach dev)")
+                                    f"least {need} clips for one to reach dev){hint}")
 
 
 def split_dataset(clip_files, outputs, index_csv, train_fraction=0.8, idle_clips=13, speaker=None):

@@ -15,6 +15,7 @@ from sdt.dataset.settings import DatasetSettings, SampleSettings
 from sdt.demo.settings import DemoSettings
 from sdt.evaluate.settings import EvalSettings
 from sdt.families import family
+from sdt.io import write_text
 from sdt.methods import POSE_VAE, REFERENCES, catalogue
 from sdt.plan import speakers as sources
 from sdt.plan.config import ConfigError, load
@@ -26,8 +27,11 @@ AUTO_PRESETS = {"sample": "quick"}  # train.preset auto: the sample speaker's pr
 
 
 class Plan:
-    def __init__(self, config, basedir="."):
-        self.basedir = Path(basedir)
+    def __init__(self, config, basedir=".", workdir="."):
+        """``basedir``: the workflow's folder (its config schema, scripts, shipped data); ``workdir``: where results
+        go (the content identities of source videos are cached in its .snakemake/)."""
+        self.basedir, self.workdir = Path(basedir), Path(workdir)
+        self.content_ids = sources.ContentIds(self.workdir / ".snakemake" / "sdt_content_ids.json")
         self.config = load(config, basedir)
         c = self.config
         self.dataset = settings.build(DatasetSettings, c["dataset"])
@@ -87,10 +91,73 @@ class Plan:
         return list(sources.video_files(speaker, self.speakers[speaker])) if kind == "videos" else []
 
     def source_video(self, speaker, video):
-        """The raw video of one speaker's {video}: the user's file, or the synthesised sample video."""
+        """(the raw video of one speaker's {video}, by_content).  The sample's is a workflow output (its mtime says
+        when it changed); a user's file is reached through a link in results/ (made at load time,
+        :meth:`write_stamps`) that change_fps reads with its mtime ignored (``by_content``): its content identity
+        decides (:meth:`identity_file`, and :meth:`source_identity` as a param), so a replaced file reruns its chain
+        whatever its mtime, the same files in another folder rerun nothing, and braces in the user's path never
+        reach Snakemake (which reads them as wildcards)."""
         if self.kind(speaker) == "sample":
-            return f"results/{speaker}/source/{video}.mp4"
+            return f"results/{speaker}/source/{video}.mp4", False
+        return f"results/{speaker}/source/{video}.link", True
+
+    def user_video(self, speaker, video):
+        """The user's file of a speaker's {video}."""
         return sources.video_files(speaker, self.speakers[speaker])[video]
+
+    def source_identity(self, speaker, video):
+        """The content identity of a user's video (``sha256:... bytes:...``, cached per file version); "" for the
+        sample speaker, whose videos the workflow makes."""
+        if self.kind(speaker) == "sample":
+            return ""
+        identity = self.content_ids(self.user_video(speaker, video))
+        self.content_ids.save()
+        return identity
+
+    def identity_file(self, speaker, video):
+        """results/{speaker}/source/{video}.identity: a user's video's :meth:`source_identity`, rewritten
+        (:meth:`write_stamps`) only when the content changes: an input of change_fps whose mtime is that of the
+        last change, so ``--rerun-triggers mtime`` sees a replaced file too; None for the sample."""
+        return None if self.kind(speaker) == "sample" else f"results/{speaker}/source/{video}.identity"
+
+    def manifest(self, speaker):
+        """results/{speaker}/videos.txt: the speaker's videos, one a line, rewritten (:meth:`write_stamps`) only
+        when the list changes; an input of the per-speaker stages, so a video removed from the folder reruns them
+        even under ``--rerun-triggers mtime`` (which sees no change of the input list)."""
+        return f"results/{speaker}/videos.txt"
+
+    def stamps(self):
+        """{path: text} of every manifest and identity file of the speakers with videos."""
+        out = {}
+        for speaker in self.speakers:
+            if self.kind(speaker) == "released":
+                continue
+            out[self.manifest(speaker)] = "".join(f"{v}\n" for v in self.videos(speaker))
+            if self.kind(speaker) == "videos":
+                out.update({self.identity_file(speaker, v): self.source_identity(speaker, v) + "\n"
+                            for v in self.videos(speaker)})
+        return out
+
+    def write_stamps(self, dry_run=lambda: False):
+        """At load time: point each user video's link (:meth:`source_video`) at its file, and write each stamp
+        (:meth:`stamps`) that differs from the file on disk: its mtime then marks the change.  A dry run
+        (``dry_run()``, asked only when a stamp differs) writes only the missing stamps (Snakemake needs every input
+        to exist): rewriting one would mark work stale for a change that was only previewed; links are read by
+        content, so they are always kept current.  Returns the stamps that differ."""
+        for speaker in self.speakers:
+            if self.kind(speaker) == "videos":
+                for video in self.videos(speaker):
+                    sources.link(self.user_video(speaker, video), self.workdir / self.source_video(speaker, video)[0])
+        stale = {}
+        for rel, text in self.stamps().items():
+            path = self.workdir / rel
+            if not path.is_file() or path.read_text() != text:
+                stale[path] = text
+        dry = bool(stale) and dry_run()
+        for path, text in stale.items():
+            if not (dry and path.is_file()):
+                write_text(path, text)
+        return sorted(stale)
 
     def released_index(self, speaker):
         return f"{self.speakers[speaker]['released']}/{sources.RELEASED_INDEX}"

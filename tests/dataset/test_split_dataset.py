@@ -105,9 +105,13 @@ def test_speaker_without_any_clip_names_the_clips_folder(tmp_path):
 def test_speaker_without_dev_clips(tmp_path):
     clips = tmp_path / "results" / "spk" / "clips"
     files = [write_clip_file(clips / "a.npz", 30, 1)]  # 24 train, 6 idle, 0 dev with the release's 13 idle
-    with pytest.raises(InputError, match=r"0 dev clips .* longest video has 30 clips.* at least 66 clips"):
+    with pytest.raises(InputError, match=r"0 dev clips .* longest video has 30 clips.* at least 66 clips.*"
+                                         r"dataset.idle_clips: 5 gives it dev clips"):
         split_dataset(files, outputs_for(tmp_path / "dataset"), tmp_path / "dataset" / "clips.csv")
     assert not (tmp_path / "dataset" / "clips.csv").exists()
+    # the suggestion holds: with 5 idle clips the video has a dev clip
+    info = split_dataset(files, outputs_for(tmp_path / "d5"), tmp_path / "d5" / "clips.csv", idle_clips=5)
+    assert info["dev"] == 1
 
 
 def test_bad_clip_files(tmp_path):

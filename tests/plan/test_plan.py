@@ -1,6 +1,11 @@
 """sdt.plan: every decision the rules take, tested on config dicts (no Snakemake run)."""
 
 import copy
+import hashlib
+import json
+import os
+import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -12,17 +17,18 @@ from sdt.demo.settings import DemoSettings
 from sdt.evaluate.settings import EvalSettings
 from sdt.plan import Plan
 from sdt.plan.config import SECTIONS, ConfigError, schema, typed
+from sdt.plan.speakers import invoked_as_dry_run
 from sdt.train.config import SPEED_ONLY, TrainSettings
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-def plan(**sections):
+def plan(workdir=".", **sections):
     """The plan of config.yaml with ``sections`` replacing (speakers) or updating (the others) its sections."""
     config = copy.deepcopy(CONFIG)
     for key, value in sections.items():
         config[key] = value if key == "speakers" or not isinstance(value, dict) else {**config.get(key, {}), **value}
-    return Plan(config, REPO)
+    return Plan(config, REPO, workdir)
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +54,10 @@ def test_the_main_jobs_targets():
 
 def test_speakers_and_their_videos(videos):
     p = plan(speakers={"me": {"videos": str(videos)}, "sample": {"sample": True}, "oliver": {"released": "/d/oliver"}})
-    assert p.videos("me") == ["talk1", "talk2"] and p.source_video("me", "talk2") == str(videos / "talk2.MOV")
+    assert p.videos("me") == ["talk1", "talk2"] and p.user_video("me", "talk2") == str(videos / "talk2.MOV")
+    assert p.source_video("me", "talk2") == ("results/me/source/talk2.link", True)  # read by content, not mtime
     assert p.videos("sample") == ["sample00", "sample01", "sample02"] and p.videos("oliver") == []
-    assert p.source_video("sample", "sample01") == "results/sample/source/sample01.mp4"
+    assert p.source_video("sample", "sample01") == ("results/sample/source/sample01.mp4", False)
     assert p.released_index("oliver") == "/d/oliver/processed_137.csv"
     assert p.speakers_of("videos", "sample") == "me|sample" and p.speakers_of("released") == "oliver"
     assert plan().speakers_of("released") == "(?!)"  # a rule without jobs
@@ -68,6 +75,79 @@ def test_speakers_and_their_videos(videos):
 def test_bad_video_folders_are_named(entry, problem):
     with pytest.raises(ConfigError, match=problem):
         plan(speakers={"me": entry}).videos("me")
+
+
+def test_any_file_name_is_a_video_name_or_refused_naming_the_file(tmp_path, monkeypatch):
+    """Braces would be read as wildcards by Snakemake (issue: ``talk {draft}.mp4`` crashed naming no file)."""
+    folder = tmp_path / "my videos"
+    folder.mkdir()
+    for name in ("talk {draft}.mp4", "a\tb.mp4", "été, 'quoted' & $x.mkv", ".hidden.mp4"):
+        (folder / name).write_bytes(b"")
+    p = plan(speakers={"me": {"videos": str(folder)}})
+    assert p.videos("me") == ["a_b", "talk (draft)", "été, 'quoted' & $x"]
+    assert p.user_video("me", "talk (draft)") == str(folder / "talk {draft}.mp4")
+    (folder / "talk (draft).mov").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"talk \(draft\).mov.*talk \{draft\}.mp4.*share the name"):
+        plan(speakers={"me": {"videos": str(folder)}}).videos("me")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (folder / "talk (draft).mov").unlink()
+    assert plan(speakers={"me": {"videos": "~/my videos"}}).user_video("me", "a_b") == str(folder / "a\tb.mp4")
+
+
+def test_a_videos_identity_is_its_content(tmp_path):
+    """cp -p keeps the mtime of a replaced file; a copied folder has new mtimes but the same content."""
+    folder, copy_ = tmp_path / "videos", tmp_path / "copy"
+    folder.mkdir()
+    (folder / "talk.mp4").write_bytes(b"first take")
+    p = plan(tmp_path, speakers={"me": {"videos": str(folder)}})
+    first = p.source_identity("me", "talk")
+    assert first == f"sha256:{hashlib.sha256(b'first take').hexdigest()} bytes:10"
+    (tmp_path / "other.mp4").write_bytes(b"second take")
+    os.utime(tmp_path / "other.mp4", ns=(1, 1))
+    subprocess.run(["cp", "-p", str(tmp_path / "other.mp4"), str(folder / "talk.mp4")], check=True)
+    assert (folder / "talk.mp4").stat().st_mtime_ns == 1  # older than before, as with cp -p, rsync -a, unzip
+    again = plan(tmp_path, speakers={"me": {"videos": str(folder)}})
+    assert again.source_identity("me", "talk") == f"sha256:{hashlib.sha256(b'second take').hexdigest()} bytes:11"
+    shutil.copytree(folder, copy_)
+    assert plan(tmp_path, speakers={"me": {"videos": str(copy_)}}).source_identity("me", "talk") == \
+        again.source_identity("me", "talk")
+    cache = json.loads((tmp_path / ".snakemake" / "sdt_content_ids.json").read_text())
+    assert len(cache) == 2  # one version per file: the replaced one's entry is gone
+    assert plan(tmp_path).source_identity("sample", "sample00") == ""  # the workflow makes the sample's videos
+    # the stamp whose mtime marks the last change of content: rewritten for a new take, not for a moved folder
+    stamp = tmp_path / again.identity_file("me", "talk")
+    again.write_stamps()
+    os.utime(stamp, ns=(1, 1))
+    plan(tmp_path, speakers={"me": {"videos": str(copy_)}}).write_stamps()
+    assert stamp.stat().st_mtime_ns == 1 and stamp.read_text() == again.source_identity("me", "talk") + "\n"
+    (copy_ / "talk.mp4").write_bytes(b"third take")
+    plan(tmp_path, speakers={"me": {"videos": str(copy_)}}).write_stamps()
+    assert stamp.stat().st_mtime_ns > 1 and "bytes:10" in stamp.read_text()
+
+
+def test_manifests_change_only_with_the_list_of_videos(tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (folder / name).write_bytes(b"")
+    speakers = {"me": {"videos": str(folder)}, "sample": {"sample": True}}
+    plan(tmp_path, speakers=speakers).write_stamps(dry_run=lambda: True)  # missing ones: even in a dry run
+    manifest = tmp_path / "results" / "me" / "videos.txt"
+    assert manifest.read_text() == "a\nb\n" and (tmp_path / "results/sample/videos.txt").read_text().count("\n") == 3
+    os.utime(manifest, ns=(1, 1))
+    plan(tmp_path, speakers=speakers).write_stamps()
+    assert manifest.stat().st_mtime_ns == 1  # the same list: untouched, nothing reruns
+    (folder / "b.mp4").unlink()
+    assert manifest in plan(tmp_path, speakers=speakers).write_stamps(dry_run=lambda: True)
+    assert manifest.read_text() == "a\nb\n"  # a dry run previews: it marks nothing stale
+    plan(tmp_path, speakers=speakers).write_stamps()
+    assert manifest.read_text() == "a\n" and manifest.stat().st_mtime_ns > 1
+
+
+@pytest.mark.parametrize("argv, dry", [(["-n", "-c1"], True), (["-np", "all"], True), (["--dry-run"], True),
+                                       (["-c", "2", "results/x"], False), (["--cores", "1", "-k"], False)])
+def test_dry_runs_are_recognised_on_the_command_line(argv, dry):
+    assert invoked_as_dry_run(argv) == dry
 
 
 def test_presets_per_speaker(videos):

@@ -280,7 +280,8 @@ def test_corrupt_video_fails_naming_it_and_leaves_nothing(tmp_path):
     work = _config(tmp_path / "work", {"me": {"videos": str(videos)}})
     proc = snakemake(work, "results/me/fps/broken.mp4", check=False)
     assert proc.returncode != 0 and "broken.mp4" in proc.output and "unreadable or corrupt video" in proc.output
-    assert list(work.glob("results/**/broken*")) == [] and list(work.glob("results/**/.*")) == []
+    made = [p for p in work.glob("results/**/broken*") if p.parent.name != "source"]  # source/: the link to it
+    assert made == [] and list(work.glob("results/**/.*")) == []
     log = (work / "logs" / "change_fps" / "me" / "broken.log").read_text()  # the error is in the job's log too
     assert "unreadable or corrupt video" in log and "broken.mp4" in log and "Traceback" in log
 
@@ -382,3 +383,14 @@ def test_fine_tuning_source_and_forcerun(run):
     assert "resumed" not in log and "epoch 1 (" in log and "epoch 2 (" in log, log
     assert history.stat().st_mtime > before
     assert "train_generator" in plan(run, f"--configfile={tuned}", "results/sample/models/sdt_vae.pt")
+
+
+def test_a_removed_video_leaves_the_dataset_even_under_mtime_triggers(run):
+    """--rerun-triggers mtime sees no change of an input list: the speaker's manifest (results/sample/videos.txt,
+    rewritten when its list changes) is what reruns split_dataset without the video."""
+    work, fewer = run["workdir"], run["workdir"] / "config" / "fewer.yaml"
+    fewer.write_text(yaml.safe_dump({"sample": {"videos": 1}}))
+    snakemake(work, "results/sample/dataset/clips.csv", f"--configfile={fewer}", "--rerun-triggers", "mtime",
+              snakefile=run["snakefile"])
+    assert (work / "results" / "sample" / "videos.txt").read_text() == "sample00\n"
+    assert set(pd.read_csv(work / "results" / "sample" / "dataset" / "clips.csv")["video_fn"]) == {"sample00"}
