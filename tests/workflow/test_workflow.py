@@ -393,4 +393,4 @@ def test_a_removed_video_leaves_the_dataset_even_under_mtime_triggers(run):
     snakemake(work, "results/sample/dataset/clips.csv", f"--configfile={fewer}", "--rerun-triggers", "mtime",
               snakefile=run["snakefile"])
     assert (work / "results" / "sample" / "videos.txt").read_text() == "sample00\n"
-    assert set(pd.read_csv(work / "results" / "sample" / "dataset" / "clips.csv")["video_fn"]) == {"sample00"}
+    assert set(pd.read_csv(work / "results" / "sample" / "dataset" / "clips.csv")["video_fn"]) == {"sample00.mp4"}
