@@ -48,6 +48,8 @@ def read_evaluation(path):
     if missing or not result.get("per_seed"):
         raise InputError(path, f"not an evaluation result: it lacks {', '.join(missing) or 'per_seed entries'}")
     bad = [m for m in METRICS for r in result["per_seed"] if m not in r]
+    if result.get("representation") == "global":  # the table's one FTD space (ONE_SPACE) and the release's input
+        bad += [m for m in (*ONE_SPACE.values(), RELEASE_INPUT[0]) for r in result["per_seed"] if m not in r]
     if bad:
         raise InputError(path, f"a per-seed entry lacks {bad[0]}")
     return result
@@ -68,12 +70,25 @@ def read_published(path):
     return frame
 
 
+# The table of every evaluation compares all rows in one FTD space: FTD on the poses made parted (for a parted model
+# the one FTD there is; for a global-pose model FTD_parted), and beside it, for global-pose models only, FTD on the
+# release's encoder input (as the paper's Speech2Gesture row; docs/evaluation.md §3).  Tables 1-3 keep the
+# configured input (evaluate.ftd_global_input), to compare with the paper.
+ONE_SPACE = {"FTD": "FTD_parted", "FTD_mu_logvar": "FTD_mu_logvar_parted"}
+RELEASE_INPUT = ("FTD_release", "FTD, release input ↓", 3)  # (key, header, decimals)
+
+
 def table_row(result):
-    """speaker, method, metric means, n_clips, n_seeds and (as ``<metric>_std``) the stds of one evaluation."""
-    mean, std = aggregate(result["per_seed"])
-    row = {"speaker": result["speaker"], "method": result["method"], **mean, "n_clips": result["n_clips"],
-           "n_seeds": len(result["per_seed"]), "stats": stats_source(result)}
-    return row, {f"{m}_std": std[m] for m in METRICS}
+    """speaker, method, metric means, n_clips, n_seeds and (as ``<metric>_std``) the stds of one evaluation; FTD
+    and FTD_mu_logvar on the parted input for every row (ONE_SPACE), FTD_release for global-pose models."""
+    per_seed = result["per_seed"]
+    glob = result.get("representation") == "global"
+    one_space = [{**r, **{m: r[k] for m, k in ONE_SPACE.items() if glob and k in r}} for r in per_seed]
+    mean, std = aggregate(one_space)
+    release, release_std = aggregate(per_seed, [RELEASE_INPUT[0]]) if glob else ({RELEASE_INPUT[0]: None}, {})
+    row = {"speaker": result["speaker"], "method": result["method"], **mean, **release, "n_clips": result["n_clips"],
+           "n_seeds": len(per_seed), "stats": stats_source(result)}
+    return row, {**{f"{m}_std": std[m] for m in METRICS}, f"{RELEASE_INPUT[0]}_std": release_std.get(RELEASE_INPUT[0])}
 
 
 def evaluation_table(results):
@@ -182,8 +197,9 @@ def _markdown_table(frame, align_right_from=2):
     return lines
 
 
-def _settings_note(results):
-    """One line on how the numbers were made (template choice, seeds, diversity samples, PCK threshold)."""
+def _settings_note(results, ftd_input=True):
+    """One line on how the numbers were made (template choice, seeds, diversity samples, PCK threshold; with
+    ``ftd_input`` the FTD input of global-pose models)."""
 
     def values(key):
         return sorted({json.dumps(r["settings"][key]) for r in results if r["method"] not in REFERENCES})
@@ -194,7 +210,7 @@ def _settings_note(results):
              f"diversity over {', '.join(values('diversity_samples')) or '–'} samples per clip",
              f"PCK threshold: {', '.join(sorted({str(r['settings']['pck_threshold']) for r in results}))} x the "
              "larger side of the true pose's bounding box"]
-    return "; ".join(parts).replace('"', "") + "." + _ftd_note(results)
+    return "; ".join(parts).replace('"', "") + "." + (_ftd_note(results) if ftd_input else "")
 
 
 FTD_INPUT_NOTES = {
@@ -246,14 +262,21 @@ def paper_html(grids, results, frame):
 def evaluations_markdown(frame, results, labels=None):
     """Every evaluation as Markdown, with a short note on units and settings."""
     labels = {**LABELS, **(labels or {})}
-    cols = ["speaker", "method", *(METRIC[m].header for m in METRICS), "clips"]
+    key, header, decimals = RELEASE_INPUT
+    release = bool(frame[key].notna().any())  # some global-pose model
+    cols = ["speaker", "method", *(METRIC[m].header for m in METRICS), *([header] if release else []), "clips"]
     note = ("Final results: neck-relative px on Oliver's scale (docs/dataset.md §5).  " + metrics_note() + "  "
-            + _settings_note(results) + _stats_note(frame))
+            + _settings_note(results, ftd_input=False) + _stats_note(frame)
+            + "  FTD: every row in one space, the pose VAE's codes of the poses made parted"
+            + (f"; *{header[:-2]}*: a global-pose model's FTD on the release's encoder input "
+               "(transform_normalized_parted2global), the paper's path for its Speech2Gesture row, another space"
+               if release else "") + ".")
     if "L2_std" in frame:
         note += ("  Mean ± sample std over seeds; methods that draw nothing at random and the reference rows are "
                  "deterministic and evaluated once.")
     rows = [[str(row["speaker"]), labels.get(row["method"], row["method"]),
-             *(_cell(row[m], row.get(f"{m}_std"), METRIC[m].decimals) for m in METRICS), str(row["n_clips"])]
+             *(_cell(row[m], row.get(f"{m}_std"), METRIC[m].decimals) for m in METRICS),
+             *([_cell(row[key], row.get(f"{key}_std"), decimals)] if release else []), str(row["n_clips"])]
             for row in frame.to_dict("records")]
     lines = ["# Speech Drives Templates: every evaluation on the dev split", "", note, "",
              *_markdown_table(pd.DataFrame(rows, columns=cols))]

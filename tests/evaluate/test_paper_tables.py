@@ -119,7 +119,7 @@ def test_the_grid_cells_the_paper_did_not_run_are_rows_when_evaluated(tmp_path):
 def test_every_evaluation_with_mean_and_std(run):
     _, frame, out = run
     csv = pd.read_csv(out["evaluations_csv"])
-    assert list(csv.columns[:12]) == ["speaker", "method", *METRICS, "n_clips", "n_seeds"]
+    assert list(csv.columns[:13]) == ["speaker", "method", *METRICS, "FTD_release", "n_clips", "n_seeds"]
     assert {f"{m}_std" for m in METRICS} <= set(csv.columns)
     assert list(csv["method"]) == ["ground_truth", "s2g", "sdt_bp", "sdt_bp", "in_global"]  # the order of the files
     bp = csv[(csv["method"] == "sdt_bp") & (csv["speaker"] == "sample")].iloc[0]
@@ -143,7 +143,7 @@ def test_one_seed_has_no_std_columns(tmp_path):
     out = outputs(tmp_path)
     write_paper_tables(paths, PUBLISHED, out)
     csv = pd.read_csv(out["evaluations_csv"])
-    assert list(csv.columns) == ["speaker", "method", *METRICS, "n_clips", "n_seeds", "stats"]
+    assert list(csv.columns) == ["speaker", "method", *METRICS, "FTD_release", "n_clips", "n_seeds", "stats"]
     assert list(csv["stats"]) == ["release", "release", "computed", "computed"]  # which statistics each row used
     assert list(zip(csv["speaker"], csv["method"], strict=True)) == [
         ("oliver", "mean_pose"), ("oliver", "sdt_vae"), ("xing", "mean_pose"), ("xing", "sdt_vae")]
@@ -170,14 +170,45 @@ def test_bad_inputs(tmp_path):
     assert not any(p.exists() for p in out.values())
 
 
+def test_every_evaluation_in_one_ftd_space(tmp_path):
+    """The table of every evaluation: FTD on the parted input for every row (a global model's FTD_parted), its FTD
+    on the release's encoder input beside it; Tables 1-3 keep the configured input (here the release's)."""
+    paths = [evaluation(tmp_path, "sample", "sdt_bp", [1.0]), evaluation(tmp_path, "sample", "s2g", [2.0])]
+    for path, representation in zip(paths, ("parted", "global"), strict=True):
+        result = json.loads(path.read_text())
+        for r in result["per_seed"]:  # the release's input: FTD 4.0; parted: 7.0
+            r.update({"FTD_release": r["FTD"], "FTD_parted": r["FTD"] + 3, "FTD_mu_logvar_release": 6.0,
+                      "FTD_mu_logvar_parted": 9.0} if representation == "global" else {})
+        path.write_text(json.dumps({**result, "representation": representation,
+                                    "ftd_input": "release" if representation == "global" else "parted"}))
+    out = outputs(tmp_path)
+    write_paper_tables(paths, PUBLISHED, out)
+    csv = pd.read_csv(out["evaluations_csv"]).set_index("method")
+    assert (csv.loc["s2g", "FTD"], csv.loc["s2g", "FTD_mu_logvar"], csv.loc["s2g", "FTD_release"]) == (7.0, 9.0, 4.0)
+    assert csv.loc["sdt_bp", "FTD"] == 2.0 and np.isnan(csv.loc["sdt_bp", "FTD_release"])
+    md = out["evaluations_md"].read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| speaker"))
+    assert "| FTD ↓ |" in header and "| FTD, release input ↓ |" in header
+    s2g = next(line for line in md.splitlines() if line.startswith("| sample | Speech2Gesture"))
+    assert "| 7.000 |" in s2g and "| 4.000 |" in s2g and "every row in one space" in md
+    cells = pd.read_csv(out["csv"])  # Tables 1-3: the configured (release) input, as the paper's S2G row
+    assert set(cells[(cells["method"] == "s2g") & (cells["metric"] == "FTD")]["value"].dropna()) == {4.0}
+    del result["per_seed"][0]["FTD_parted"]  # an evaluation of a global model from before both inputs were kept
+    paths[1].write_text(json.dumps({**result, "representation": "global"}))
+    with pytest.raises(InputError, match="lacks FTD_parted"):
+        write_paper_tables(paths, PUBLISHED, out)
+
+
 def test_note_names_the_ftd_input_of_global_models(tmp_path):
     paths = [evaluation(tmp_path, "oliver", "sdt_bp", [1.0]), evaluation(tmp_path, "oliver", "s2g", [2.0])]
     for path, representation in zip(paths, ("parted", "global"), strict=True):
         result = json.loads(path.read_text())
+        for r in result["per_seed"]:
+            r.update({f"{m}_{i}": r[m] for m in ("FTD", "FTD_mu_logvar") for i in ("release", "parted")})
         path.write_text(json.dumps({**result, "representation": representation, "ftd_input": "release"}))
     out = outputs(tmp_path)
     write_paper_tables(paths, PUBLISHED, out)
-    for table in ("md", "evaluations_md"):
-        assert "FTD of global-pose models (Speech2Gesture): the release's encoder input" in out[table].read_text()
+    assert "FTD of global-pose models (Speech2Gesture): the release's encoder input" in out["md"].read_text()
+    assert "FTD: every row in one space" in out["evaluations_md"].read_text()  # the release's: its own column
     write_paper_tables(paths[:1], PUBLISHED, out)  # no global model: no note
     assert "global-pose" not in out["evaluations_md"].read_text()

@@ -100,8 +100,10 @@ def test_models_tables_and_demo(run):
     s2g = json.loads((work / "sample" / "evaluation" / "s2g.json").read_text())
     assert s2g["ftd_input"] == "release" and s2g["FTD"] == s2g["FTD_release"] != s2g["FTD_parted"]
     note = "FTD of global-pose models (Speech2Gesture): the release's"
-    assert note in (work / "tables" / "evaluations.md").read_text()
+    assert note in (work / "tables" / "paper_tables.md").read_text()
     table = pd.read_csv(work / "tables" / "evaluations.csv")
+    row = table.set_index("method").loc["s2g"]  # the table of every evaluation: one FTD space, the release's beside
+    assert (row["FTD"], row["FTD_release"]) == pytest.approx((s2g["FTD_parted"], s2g["FTD_release"]))
     assert set(METHODS) | {"ground_truth", "mean_pose"} == set(table["method"])
     truth = table[table["method"] == "ground_truth"].iloc[0]
     assert truth["L2"] == 0 and abs(truth["FTD"]) < 1e-3 and 0 <= truth["BC"] <= 1 and truth["L1div"] > 0
