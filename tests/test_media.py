@@ -4,6 +4,7 @@ VFR)."""
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -155,11 +156,12 @@ def test_extract_frames_replaces_an_old_folder(converted, tmp_path):
 
 
 def test_a_killed_extraction_leaves_no_hidden_folder_behind(tmp_path):
-    """SIGKILL leaves the temporary frames folder; the next extraction of the same video removes it."""
+    """SIGKILL of the job (its process group: ffmpeg too, as Snakemake or SLURM kill a job) leaves the temporary frames
+    folder; the next extraction of the same video removes it."""
     video = lavfi_video(tmp_path / "long.mp4", seconds=60, rate=15)
     code = ("from sdt.dataset.extract_frames import extract_frames; "
             f"extract_frames({str(video)!r}, {str(tmp_path / 'frames')!r})")
-    job = subprocess.Popen([sys.executable, "-c", code])
+    job = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     try:
         for _ in range(600):
             hidden = [p for p in tmp_path.glob(".frames.*.tmp") if any(p.glob("*.jpg"))]
@@ -167,8 +169,9 @@ def test_a_killed_extraction_leaves_no_hidden_folder_behind(tmp_path):
                 break
             time.sleep(0.05)
     finally:
-        job.send_signal(signal.SIGKILL)
+        os.killpg(job.pid, signal.SIGKILL)
         job.wait()
+        time.sleep(0.5)  # the group's ffmpeg gone
     assert hidden and hidden[0].is_dir()  # what a killed job leaves
     lavfi_video(tmp_path / "other.mp4", seconds=1, rate=15)
     extract_frames(tmp_path / "other.mp4", tmp_path / "other_frames")  # another output's leftovers are not its own

@@ -232,7 +232,7 @@ def make_sample_video(photo, video, seconds, seed, index=0, threads=0, espeak="e
     rng = np.random.default_rng([int(seed), int(index)])
     audio = synthesize_speech(seconds, rng, espeak=espeak)
     n_frames = int(round(seconds * FPS))
-    envelope = loudness_envelope(audio, AUDIO_RATE, n_frames, sigma_s=0.04)
+    envelope = loudness_envelope(audio, AUDIO_RATE, n_frames, fps=FPS, sigma_s=0.04)
     phrase, template, weight = plan_phrases(n_frames, rng, phrase_seconds)
     angles, jaw = pose_track(envelope, phrase, template, weight, rng)
     log.info("rig and speech: %.1f s; rendering %d frames", time.perf_counter() - start, n_frames)

@@ -161,7 +161,7 @@ def test_speech_has_sentences_and_pauses(espeak):
     audio = synthesize_speech(SECONDS, np.random.default_rng(0), espeak=espeak)
     assert audio.dtype == np.float32 and len(audio) == SECONDS * AUDIO_RATE
     assert np.abs(audio).max() <= 1.0
-    loud = loudness_envelope(audio, AUDIO_RATE, SECONDS * FPS)
+    loud = loudness_envelope(audio, AUDIO_RATE, SECONDS * FPS, fps=FPS)
     assert loud.shape == (SECONDS * FPS,) and loud.max() == 1.0
     assert (loud < 0.05).sum() >= 5 and (loud > 0.5).sum() >= 10  # a pause (the lead-in) and speech
     again = synthesize_speech(SECONDS, np.random.default_rng(0), espeak=espeak)
