@@ -133,7 +133,8 @@ class Plan:
         download), by_content, identity=the user file's identity stamp or None, source=its content identity or url,
         start, end, row) (sdt.dataset.cut_interval)."""
         row, path = next((r, p) for r, p in self.intervals(speaker) if r.id == video)
-        at = {"start": row.start, "end": row.end, "row": row.row}
+        # the row named by its id, not its line: a row added above it must not rerun its cut (params are triggers)
+        at = {"start": row.start, "end": row.end, "row": f"speaker {speaker}'s interval {row.id!r}"}
         if self.kind(speaker) == "links":
             return {"video": path, "by_content": False, "identity": None,
                     "source": self.links(speaker)[row.video_fn], **at}

@@ -80,7 +80,7 @@ def test_an_interval_table_makes_each_row_a_video(videos, tmp_path):
     job = p.interval("me", "b")
     assert (job["video"], job["by_content"], job["identity"]) == (
         "results/me/source/talk1.link", True, "results/me/source/talk1.identity")
-    assert (job["start"], job["end"], job["row"]) == (12.0, 20.0, f"{table} line 3")
+    assert (job["start"], job["end"], job["row"]) == (12.0, 20.0, "speaker me's interval 'b'")
     assert job["source"] == f"sha256:{hashlib.sha256(b'').hexdigest()} bytes:0"
     assert p.interval_splits("me") == {"a": "train", "b": "dev"}
     table.write_text("video_fn,start_time,end_time\nnone.mp4,0,5\n")
