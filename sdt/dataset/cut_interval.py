@@ -3,7 +3,8 @@ interval tables that name them (Speech2Gesture's ``intervals_df.csv``).
 
 A table has one row per interval: ``video_fn`` (the source file, with or without its extension), ``start_time``
 and ``end_time`` (``HH:MM:SS.ffffff``, ``MM:SS.f`` or plain seconds), optionally ``interval_id`` (the interval's
-``{video}``, sanitised like a file name's; default ``<video stem>_<row>``), ``speaker`` (rows of other speakers are
+``{video}``, sanitised like a file name's; default ``<video stem>_<start>-<end>`` in seconds, which stays the same
+when rows are added or moved), ``speaker`` (rows of other speakers are
 ignored) and ``dataset`` (``train``, ``dev`` or ``test``: the split of the whole interval, Speech2Gesture's
 ``val`` read as ``dev``).  Errors name the table and its row (the csv's line number).
 
@@ -55,6 +56,14 @@ def parse_time(text):
     return hours * 3600 + minutes * 60 + secs
 
 
+def default_id(stem, start, end):
+    """An interval's id without an interval_id: its video and times (``show_61.5-70``), independent of its row."""
+    def short(x):
+        return f"{x:.3f}".rstrip("0").rstrip(".")
+
+    return f"{stem}_{short(start)}-{short(end)}"
+
+
 def read_intervals(table, speaker=None, sanitise=str):
     """The intervals of ``table`` (a csv path) as :class:`Interval` s, in table order; rows whose ``speaker``
     column names another speaker are skipped.  ``sanitise`` turns an id into a {video} value."""
@@ -83,7 +92,7 @@ def read_intervals(table, speaker=None, sanitise=str):
         stem = Path(row["video_fn"]).stem
         if not stem:
             raise InputError(where, "empty video_fn")
-        ident = sanitise(row.get("interval_id") or f"{stem}_{i}")
+        ident = sanitise(row.get("interval_id") or default_id(stem, start, end))
         if ident in seen:
             raise InputError(where, f"interval id {ident!r} is already used by {seen[ident]}")
         seen[ident] = where

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-from sdt.dataset.cut_interval import Interval, parse_time
+from sdt.dataset.cut_interval import Interval, default_id, parse_time
 from sdt.errors import InputError
 from sdt.io import sha256, write_text
 
@@ -62,7 +62,7 @@ def read_links(path, sanitise=str):
                 start, end = parse_time(row["start_time"]), parse_time(row["end_time"])
             except ValueError as e:
                 raise InputError(where, str(e)) from None
-            ident = sanitise(row.get("interval_id") or f"{name}_{len(intervals)}")
+            ident = sanitise(row.get("interval_id") or default_id(name, start, end))
             intervals.append(Interval(ident, name, start, end, row.get("dataset") or None, where))
     if not links:
         raise InputError(path, "the link list has no links")

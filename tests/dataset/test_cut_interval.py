@@ -41,8 +41,8 @@ def test_read_speech2gesture_table(tmp_path):
 
 
 def test_read_minimal_table_defaults(tmp_path):
-    rows = read_intervals(write(tmp_path / "t.csv", "video_fn,start_time,end_time\na.mp4,0,2\na,3,5\n"))
-    assert [(r.id, r.dataset) for r in rows] == [("a_0", None), ("a_1", None)]
+    rows = read_intervals(write(tmp_path / "t.csv", "video_fn,start_time,end_time\na.mp4,0,2\na,00:01:01.250,70\n"))
+    assert [(r.id, r.dataset) for r in rows] == [("a_0-2", None), ("a_61.25-70", None)]  # the same in any row
 
 
 @pytest.mark.parametrize("text, message", [
