@@ -37,8 +37,11 @@ def test_a_good_link_completes_and_a_bad_one_is_named(server, tmp_path):
     url, site = server
     links = tmp_path / "links.txt"
     links.write_text(f"# my speaker\n{url}/talk.mp4\n\n{url}/missing.mp4\n")
-    work = make_workdir(tmp_path / "work", {**SMALL_CONFIG, "speakers": {"web": {"links": str(links)}}})
-    targets = ["results/web/fps/talk.mp4", "results/web/fps/missing.mp4"]
+    table = tmp_path / "links.csv"  # an interval of the same link, for another speaker
+    table.write_text(f"url,start_time,end_time,interval_id\n{url}/talk.mp4,0.4,1.6,part\n")
+    speakers = {"web": {"links": str(links)}, "cut": {"links": str(table)}}
+    work = make_workdir(tmp_path / "work", {**SMALL_CONFIG, "speakers": speakers})
+    targets = ["results/web/fps/talk.mp4", "results/cut/fps/part.mp4", "results/web/fps/missing.mp4"]
     proc = snakemake(work, *targets, "--keep-going", check=False)
     assert proc.returncode != 0
     assert f"{url}/missing.mp4" in proc.output and "download failed" in proc.output
@@ -47,8 +50,10 @@ def test_a_good_link_completes_and_a_bad_one_is_named(server, tmp_path):
                       "bytes": (site / "talk.mp4").stat().st_size}
     assert sha256(work / "results/web/download/talk.mp4") == record["sha256"]
     assert probe(work / targets[0])["n_frames"] == 30  # the good link went on to change_fps
+    assert probe(work / targets[1])["n_frames"] == 18  # its interval: 1.2 s at 15 fps, cut from the download
+    assert sha256(work / "results/cut/download/talk.mp4") == record["sha256"]
     assert not (work / "results/web/download/missing.mp4").exists()
-    assert planned_jobs(work, targets=targets[:1]) == {}  # cached: not downloaded again
+    assert planned_jobs(work, targets=targets[:2]) == {}  # cached: not downloaded again
 
 
 def test_read_links_formats(tmp_path):
