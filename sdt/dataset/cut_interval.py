@@ -64,46 +64,56 @@ def default_id(stem, start, end):
     return f"{stem}_{short(start)}-{short(end)}"
 
 
-def read_intervals(table, speaker=None, sanitise=str):
-    """The intervals of ``table`` (a csv path) as :class:`Interval` s, in table order; rows whose ``speaker``
-    column names another speaker are skipped.  ``sanitise`` turns an id into a {video} value."""
+def table_rows(table, speaker=None, required=REQUIRED, what="interval table"):
+    """[(where, row)] of a csv table (every value a string), ``where`` = "<table> line <n>"; rows whose
+    ``speaker`` column names another speaker are skipped."""
     table = Path(table)
     try:
         frame = pd.read_csv(table, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as e:
-        raise InputError(table, f"cannot read the interval table ({e})") from e
-    missing = [c for c in REQUIRED if c not in frame.columns]
+        raise InputError(table, f"cannot read the {what} ({e})") from e
+    missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise InputError(table, f"interval table lacks the column(s) {missing} (it has {list(frame.columns)})")
+        raise InputError(table, f"{what} lacks the column(s) {missing} (it has {list(frame.columns)})")
     if speaker is not None and "speaker" in frame.columns:
         others = sorted(set(frame["speaker"]))
         frame = frame[frame["speaker"] == speaker]
         if frame.empty:
-            raise InputError(table, f"no interval of speaker {speaker!r} (its speaker column names {others})")
+            raise InputError(table, f"no row of speaker {speaker!r} (its speaker column names {others})")
+    if frame.empty:
+        raise InputError(table, f"the {what} has no rows")
+    return [(f"{table} line {i + 2}", dict(row)) for i, row in frame.iterrows()]  # line 1 is the header
+
+
+def interval_of(row, where, video, seen, sanitise=str):
+    """The :class:`Interval` of one table row cutting ``video`` (its name); ``seen`` ({id: where}) catches a
+    repeated id."""
+    try:
+        start, end = parse_time(row["start_time"]), parse_time(row["end_time"])
+    except (KeyError, ValueError) as e:
+        raise InputError(where, f"start_time / end_time: {e}") from None
+    if not end > start:
+        raise InputError(where, f"end_time {row['end_time']} is not after start_time {row['start_time']}")
+    ident = sanitise(row.get("interval_id") or default_id(Path(video).stem, start, end))
+    if ident in seen:
+        raise InputError(where, f"interval id {ident!r} is already used by {seen[ident]}")
+    seen[ident] = where
+    dataset = None
+    if "dataset" in row:
+        dataset = DATASETS.get(row["dataset"].strip().lower())
+        if dataset is None:
+            raise InputError(where, f"dataset {row['dataset']!r} is not one of {sorted(DATASETS)}")
+    return Interval(ident, video, start, end, dataset, where)
+
+
+def read_intervals(table, speaker=None, sanitise=str):
+    """The intervals of ``table`` (a csv path) as :class:`Interval` s, in table order; rows whose ``speaker``
+    column names another speaker are skipped.  ``sanitise`` turns an id into a {video} value."""
     out, seen = [], {}
-    for i, row in frame.iterrows():
-        where = f"{table} line {i + 2}"  # line 1 is the header
-        try:
-            start, end = parse_time(row["start_time"]), parse_time(row["end_time"])
-        except ValueError as e:
-            raise InputError(where, str(e)) from None
-        if not end > start:
-            raise InputError(where, f"end_time {row['end_time']} is not after start_time {row['start_time']}")
-        stem = Path(row["video_fn"]).stem
-        if not stem:
+    for where, row in table_rows(table, speaker):
+        if not Path(row["video_fn"]).stem:
             raise InputError(where, "empty video_fn")
-        ident = sanitise(row.get("interval_id") or default_id(stem, start, end))
-        if ident in seen:
-            raise InputError(where, f"interval id {ident!r} is already used by {seen[ident]}")
-        seen[ident] = where
-        dataset = None
-        if "dataset" in frame.columns:
-            dataset = DATASETS.get(row["dataset"].strip().lower())
-            if dataset is None:
-                raise InputError(where, f"dataset {row['dataset']!r} is not one of {sorted(DATASETS)}")
-        out.append(Interval(ident, row["video_fn"], start, end, dataset, where))
-    if not out:
-        raise InputError(table, "the interval table has no rows")
+        out.append(interval_of(row, where, row["video_fn"], seen, sanitise))
     return out
 
 

@@ -19,9 +19,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import pandas as pd
-
-from sdt.dataset.cut_interval import Interval, default_id, parse_time
+from sdt.dataset.cut_interval import interval_of, table_rows
 from sdt.errors import InputError
 from sdt.io import sha256, write_text
 
@@ -33,37 +31,34 @@ def link_name(url, n):
     return Path(unquote(urlparse(url).path)).stem or f"link{n}"
 
 
-def read_links(path, sanitise=str):
+def read_links(path, speaker=None, sanitise=str):
     """({name: url}, [Interval]) of a link list; the intervals' ``video_fn`` is their download's name ([] when the
-    list has no times).  Errors name the list and its line."""
+    list has no times).  A csv's link column is ``url`` or Speech2Gesture's ``video_link``, its rows of another
+    ``speaker`` skipped, so ``intervals_df.csv`` itself is a link list.  Errors name the list and its line."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as e:
         raise InputError(path, f"cannot read the link list ({e})") from e
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    if "url" in [c.strip() for c in first.split(",")]:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        lines = [(i + 2, row) for i, row in frame.iterrows()]  # line 1 is the header
+    header = [c.strip() for c in next((line for line in text.splitlines() if line.strip()), "").split(",")]
+    column = next((c for c in ("url", "video_link") if c in header), None)
+    if column:
+        lines = table_rows(path, speaker, required=(), what="link list")
     else:
-        lines = [(i + 1, {"url": line.strip()}) for i, line in enumerate(text.splitlines())
+        lines = [(f"{path} line {i + 1}", {"url": line.strip()}) for i, line in enumerate(text.splitlines())
                  if line.strip() and not line.strip().startswith("#")]
-    links, intervals = {}, []
-    for n, row in lines:
-        where, url = f"{path} line {n}", row["url"].strip()
+        column = "url"
+    links, intervals, seen = {}, [], {}
+    for n, (where, row) in enumerate(lines):
+        url = row[column].strip()
         if urlparse(url).scheme not in ("http", "https"):
             raise InputError(where, f"not an http(s) link: {url!r}")
-        name = sanitise(row.get("id") or link_name(url, n))
+        name = sanitise(row.get("id") or Path(row.get("video_fn", "")).stem or link_name(url, n))
         if links.get(name, url) != url:
             raise InputError(where, f"{url} and {links[name]} would share the name {name!r}: give an id column")
         links[name] = url
         if row.get("start_time"):
-            try:
-                start, end = parse_time(row["start_time"]), parse_time(row["end_time"])
-            except ValueError as e:
-                raise InputError(where, str(e)) from None
-            ident = sanitise(row.get("interval_id") or default_id(name, start, end))
-            intervals.append(Interval(ident, name, start, end, row.get("dataset") or None, where))
+            intervals.append(interval_of(row, where, name, seen, sanitise))
     if not links:
         raise InputError(path, "the link list has no links")
     return links, intervals

@@ -84,7 +84,7 @@ def link_list(name, entry):
     from sdt.errors import InputError
 
     try:
-        return read_links(folder(entry, "links"), sanitise=video_id)
+        return read_links(folder(entry, "links"), speaker=name, sanitise=video_id)
     except InputError as e:
         raise ConfigError(f"speaker '{name}': {e}") from None
 

@@ -48,10 +48,10 @@ def test_read_minimal_table_defaults(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("video_fn,start_time\na,0\n", r"lacks the column\(s\) \['end_time'\]"),
     ("video_fn,start_time,end_time\na,0,2\na,5,4\n", "line 3: end_time 4 is not after"),
-    ("video_fn,start_time,end_time\na,zero,2\n", "line 2: not a time"),
+    ("video_fn,start_time,end_time\na,zero,2\n", "line 2: start_time / end_time: not a time"),
     ("video_fn,start_time,end_time,interval_id\na,0,2,x\na,3,4,x\n", "line 3: interval id 'x' is already used"),
     ("video_fn,start_time,end_time,dataset\na,0,2,holdout\n", "line 2: dataset 'holdout' is not one of"),
-    ("video_fn,start_time,end_time,speaker\na,0,2,bob\n", "no interval of speaker 'me'"),
+    ("video_fn,start_time,end_time,speaker\na,0,2,bob\n", "no row of speaker 'me'"),
 ])
 def test_table_errors_name_the_row(tmp_path, text, message):
     with pytest.raises(InputError, match=message):

@@ -59,7 +59,7 @@ def test_a_good_link_completes_and_a_bad_one_is_named(server, tmp_path):
 def test_read_links_formats(tmp_path):
     plain = tmp_path / "l.txt"
     plain.write_text("http://h/a/talk%20one.mp4\n# skip\n\nhttps://h/b/x{1}.webm\n")
-    assert read_links(plain, video_id) == ({"talk one": "http://h/a/talk%20one.mp4", "x(1)": "https://h/b/x{1}.webm"},
+    assert read_links(plain, sanitise=video_id) == ({"talk one": "http://h/a/talk%20one.mp4", "x(1)": "https://h/b/x{1}.webm"},
                                            [])
     table = tmp_path / "l.csv"
     table.write_text("url,id,start_time,end_time,interval_id\nhttp://h/v.mp4,show,0:01,0:05,a\n"
@@ -77,3 +77,15 @@ def test_read_links_errors(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(InputError, match=message):
         read_links(path)
+
+
+def test_speech2gestures_table_is_a_link_list(tmp_path):
+    table = tmp_path / "intervals_df.csv"
+    table.write_text("dataset,delta_time,end_time,interval_id,speaker,start_time,video_fn,video_link\n"
+                     "train,4.0,0:00:09.0,10,oliver,0:00:05.0,show1.mp4,https://h/watch?v=abc\n"
+                     "val,3.0,0:00:20.0,11,oliver,0:00:17.0,show1.mp4,https://h/watch?v=abc\n"
+                     "test,3.0,0:00:03.0,12,kubinec,0:00:00.0,lec.mp4,https://h/watch?v=def\n")
+    links, intervals = read_links(table, speaker="oliver")
+    assert links == {"show1": "https://h/watch?v=abc"}
+    assert [(i.id, i.video_fn, i.start, i.end, i.dataset) for i in intervals] == [
+        ("10", "show1", 5.0, 9.0, "train"), ("11", "show1", 17.0, 20.0, "dev")]
