@@ -1,5 +1,6 @@
-# Building a speaker's dataset, per video (docs/dataset.md §6-11): [make_sample_video | download_video |
-# cut_interval ->] change_fps -> extract_frames -> detect_keypoints -> remove_outliers -> rescale_shoulders -> generate_clips.  One job per video: N videos run
+# Building a speaker's dataset, per video (docs/dataset.md §6-11, 18): [make_sample_video | download_video ->
+# cut_interval ->] change_fps -> extract_frames -> detect_keypoints -> remove_outliers -> rescale_shoulders ->
+# generate_clips.  One job per video (an interval of an interval table or link list is a video): N videos run
 # as N parallel jobs; the video stages declare one thread, so two videos run side by side on 2 cores (detection
 # keeps ~1.3 cores busy, one ffmpeg ~1: benchmarks/chain.py).  The per-speaker stages are in dataset_speakers.smk.
 
@@ -58,8 +59,10 @@ rule cut_interval:
         video="results/{speaker}/intervals/{video}.mp4",
     log:
         "logs/cut_interval/{speaker}/{video}.log",
+    benchmark:
+        "results/benchmarks/cut_interval/{speaker}/{video}.tsv"
     wildcard_constraints:
-        speaker=PLAN.speakers_of("videos", "links"),
+        speaker=PLAN.interval_speakers(),
     conda:
         "../envs/sdt.yaml"
     threads: 1

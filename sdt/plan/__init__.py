@@ -128,11 +128,18 @@ class Plan:
             return {k: v for k, v in files.items() if v in used}
         return files
 
+    def interval_speakers(self):
+        """Wildcard regex of the speakers whose videos are intervals (an interval table or a link list's times)."""
+        return "|".join(s for s in self.speakers if self.kind(s) in ("videos", "links") and self.intervals(s)) or NEVER
+
     def interval(self, speaker, video):
         """The cut_interval job of one interval: dict(video=its source (a user file's link, read by content, or a
         download), by_content, identity=the user file's identity stamp or None, source=its content identity or url,
         start, end, row) (sdt.dataset.cut_interval)."""
-        row, path = next((r, p) for r, p in self.intervals(speaker) if r.id == video)
+        found = [(r, p) for r, p in self.intervals(speaker) if r.id == video]
+        if not found:
+            raise ConfigError(f"speaker '{speaker}' has no interval {video!r} in its table")
+        row, path = found[0]
         # the row named by its id, not its line: a row added above it must not rerun its cut (params are triggers)
         at = {"start": row.start, "end": row.end, "row": f"speaker {speaker}'s interval {row.id!r}"}
         if self.kind(speaker) == "links":

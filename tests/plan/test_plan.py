@@ -83,6 +83,9 @@ def test_an_interval_table_makes_each_row_a_video(videos, tmp_path):
     assert (job["start"], job["end"], job["row"]) == (12.0, 20.0, "speaker me's interval 'b'")
     assert job["source"] == f"sha256:{hashlib.sha256(b'').hexdigest()} bytes:0"
     assert p.interval_splits("me") == {"a": "train", "b": "dev"}
+    assert p.interval_speakers() == "me" and plan().interval_speakers() == "(?!)"
+    with pytest.raises(ConfigError, match="speaker 'me' has no interval 'zz'"):
+        p.interval("me", "zz")
     table.write_text("video_fn,start_time,end_time\nnone.mp4,0,5\n")
     with pytest.raises(ConfigError, match=r"speaker 'me': .*line 2: video_fn 'none.mp4' is not in"):
         plan(speakers={"me": {"videos": str(videos), "intervals": str(table)}}).videos("me")
