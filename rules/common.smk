@@ -83,6 +83,27 @@ def source_identity(wildcards):
     return PLAN.source_identity(wildcards.speaker, wildcards.video)
 
 
+def interval_input(key):
+    """Input/param function: ``key`` of cut_interval's job for one interval (sdt.plan.Plan.interval); its source
+    video is read by content (its identity stamp and param decide, as change_fps' for a folder's videos)."""
+
+    def value(wildcards):
+        job = PLAN.interval(wildcards.speaker, wildcards.video)
+        if key == "video" and job["by_content"]:
+            return ancient(job[key])
+        return job[key] if job[key] is not None else []
+
+    return value
+
+
+def link_url(wildcards):
+    return PLAN.links(wildcards.speaker)[wildcards.video]
+
+
+def interval_splits(wildcards):
+    return PLAN.interval_splits(wildcards.speaker)
+
+
 def manifest(wildcards):
     return PLAN.manifest(wildcards.speaker)
 

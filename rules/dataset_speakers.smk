@@ -12,7 +12,7 @@ rule split_dataset:
     log:
         "logs/split_dataset/{speaker}.log",
     wildcard_constraints:
-        speaker=PLAN.speakers_of("videos", "sample"),
+        speaker=PLAN.speakers_of("videos", "links", "sample"),
     conda:
         "../envs/sdt.yaml"
     threads: 1
@@ -23,6 +23,7 @@ rule split_dataset:
         code=code("split_dataset"),
         train_fraction=PLAN.dataset.train_fraction,
         idle_clips=PLAN.dataset.idle_clips,
+        splits=interval_splits,
     script:
         "../workflow_scripts/split_dataset.py"
 
@@ -96,7 +97,7 @@ rule qc_table:
     log:
         "logs/qc_table/{speaker}.log",
     wildcard_constraints:
-        speaker=PLAN.speakers_of("videos", "sample"),
+        speaker=PLAN.speakers_of("videos", "links", "sample"),
     conda:
         "../envs/sdt.yaml"
     threads: 1

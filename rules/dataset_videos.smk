@@ -1,5 +1,6 @@
-# Building a speaker's dataset, per video (docs/dataset.md §6-11): [make_sample_video ->] change_fps -> extract_frames
-# -> detect_keypoints -> remove_outliers -> rescale_shoulders -> generate_clips.  One job per video: N videos run
+# Building a speaker's dataset, per video (docs/dataset.md §6-11, 18): [make_sample_video | download_video ->
+# cut_interval ->] change_fps -> extract_frames -> detect_keypoints -> remove_outliers -> rescale_shoulders ->
+# generate_clips.  One job per video (an interval of an interval table or link list is a video): N videos run
 # as N parallel jobs; the video stages declare one thread, so two videos run side by side on 2 cores (detection
 # keeps ~1.3 cores busy, one ffmpeg ~1: benchmarks/chain.py).  The per-speaker stages are in dataset_speakers.smk.
 
@@ -29,6 +30,55 @@ rule make_sample_video:
         "../workflow_scripts/make_sample_video.py"
 
 
+rule download_video:
+    output:
+        video="results/{speaker}/download/{video}.mp4",
+        record="results/{speaker}/download/{video}.json",
+    log:
+        "logs/download_video/{speaker}/{video}.log",
+    wildcard_constraints:
+        speaker=PLAN.speakers_of("links"),
+    conda:
+        "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=60,
+    params:
+        code=code("download_video"),
+        url=link_url,
+    script:
+        "../workflow_scripts/download_video.py"
+
+
+rule cut_interval:
+    input:
+        video=interval_input("video"),
+        identity=interval_input("identity"),
+    output:
+        video="results/{speaker}/intervals/{video}.mp4",
+    log:
+        "logs/cut_interval/{speaker}/{video}.log",
+    benchmark:
+        "results/benchmarks/cut_interval/{speaker}/{video}.tsv"
+    wildcard_constraints:
+        speaker=PLAN.interval_speakers(),
+    conda:
+        "../envs/sdt.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        code=code("cut_interval"),
+        start=interval_input("start"),
+        end=interval_input("end"),
+        row=interval_input("row"),
+        source=interval_input("source"),
+    script:
+        "../workflow_scripts/cut_interval.py"
+
+
 rule change_fps:
     input:
         video=source_video,
@@ -40,7 +90,7 @@ rule change_fps:
     benchmark:
         "results/benchmarks/change_fps/{speaker}/{video}.tsv"
     wildcard_constraints:
-        speaker=PLAN.speakers_of("videos", "sample"),
+        speaker=PLAN.speakers_of("videos", "links", "sample"),
     conda:
         "../envs/sdt.yaml"
     threads: 1

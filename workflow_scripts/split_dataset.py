@@ -15,4 +15,5 @@ with logged(snakemake.log[0]):
         train_fraction=snakemake.params.train_fraction,
         idle_clips=snakemake.params.idle_clips,
         speaker=snakemake.wildcards.speaker,
+        splits=snakemake.params.splits,  # an interval table's dataset column, else {}
     )

@@ -226,13 +226,20 @@ def _check_speaker_counts(clips_dir, infos, totals, train_fraction, idle_clips):
                                     f"least {need} clips for one to reach dev){hint}")
 
 
-def split_dataset(clip_files, outputs, index_csv, train_fraction=0.8, idle_clips=13, speaker=None):
+def whole_video_counts(n, split):
+    """(train, idle, dev) counts of a video whose clips all go to ``split`` (an interval table's dataset column:
+    separate intervals share no frames, so no idle clips)."""
+    return tuple(n if s == split else 0 for s in SPLITS)
+
+
+def split_dataset(clip_files, outputs, index_csv, train_fraction=0.8, idle_clips=13, speaker=None, splits=None):
     """Split every video's clips (``clip_files``: generate_clips npz paths, in video order) into train / idle / dev.
 
     ``outputs`` maps ``{split}_poses`` and ``{split}_audio`` to .npy paths; ``index_csv`` is clips.csv; ``speaker``
     (default: the folder above ``clips/``) fills the csv's speaker column.  A video without clips is skipped with a
     warning; a speaker left with no train or no dev clip at all raises :class:`InputError` naming the clips folder.
-    Returns the number of clips per split."""
+    ``splits`` ({video: train | dev}, an interval table's dataset column) puts all of a named video's clips in its
+    split instead.  Returns the number of clips per split."""
     clip_files = [Path(p) for p in clip_files]
     if not clip_files:
         raise InputError("clip files", "no videos to split")
@@ -244,7 +251,9 @@ def split_dataset(clip_files, outputs, index_csv, train_fraction=0.8, idle_clips
         raise InputError(clips_dir, f"clip files disagree on clip shape / audio length: {sorted(shapes)}")
     totals = dict.fromkeys(SPLITS, 0)
     for info in infos:
-        info["counts"] = split_counts(info["n"], train_fraction, idle_clips)
+        given = (splits or {}).get(info["video"])
+        info["counts"] = (whole_video_counts(info["n"], given) if given else
+                          split_counts(info["n"], train_fraction, idle_clips))
         for s, c in zip(SPLITS, info["counts"], strict=True):
             totals[s] += c
     _check_speaker_counts(clips_dir, infos, totals, train_fraction, idle_clips)

@@ -39,6 +39,7 @@ class Plan:
         self.demo = settings.build(DemoSettings, c["demo"])
         self.evaluation = EvalSettings.of({k: v for k, v in c["evaluate"].items() if k in _fields(EvalSettings)})
         self.speakers = dict(c["speakers"])
+        self._intervals, self._link_lists = {}, {}
         try:
             self.methods = catalogue(c["methods"])  # every method a rule may build
         except ValueError as e:
@@ -88,7 +89,70 @@ class Plan:
         kind = self.kind(speaker)
         if kind == "sample":
             return sources.sample_videos(self.sample.videos)
+        if self.intervals(speaker):  # the table's intervals; test intervals are held out (not built at all)
+            return [row.id for row, _ in self.intervals(speaker) if row.dataset != "test"]
+        if kind == "links":
+            return list(self.links(speaker))
         return list(sources.video_files(speaker, self.speakers[speaker])) if kind == "videos" else []
+
+    def links(self, speaker):
+        """{download name: url} of a speaker with a link list (read once; sdt.dataset.download_video)."""
+        return self._links(speaker)[0]
+
+    def _links(self, speaker):
+        if speaker not in self._link_lists:
+            self._link_lists[speaker] = sources.link_list(speaker, self.speakers[speaker])
+        return self._link_lists[speaker]
+
+    def download(self, speaker, video):
+        """results/{speaker}/download/{video}.mp4 of a link, and its record (json: link, SHA-256, size)."""
+        return f"results/{speaker}/download/{video}.mp4", f"results/{speaker}/download/{video}.json"
+
+    def intervals(self, speaker):
+        """[(Interval, source file)] of a speaker with an interval table (read once); [] otherwise."""
+        if speaker not in self._intervals:
+            entry = self.speakers[speaker]
+            if self.kind(speaker) == "links":  # a link list's intervals cut its downloads
+                found = [(row, self.download(speaker, row.video_fn)[0]) for row in self._links(speaker)[1]]
+            else:
+                found = sources.interval_table(speaker, entry) if "intervals" in entry else []
+            self._intervals[speaker] = found
+        return self._intervals[speaker]
+
+    def source_files(self, speaker):
+        """{name: file} of a user speaker's source files, each linked at results/{speaker}/source/{name}.link with
+        its identity stamp beside it: the folder's videos, or those an interval table cuts from."""
+        files = sources.video_files(speaker, self.speakers[speaker])
+        if self.intervals(speaker):
+            used = {path for _, path in self.intervals(speaker)}
+            return {k: v for k, v in files.items() if v in used}
+        return files
+
+    def interval_speakers(self):
+        """Wildcard regex of the speakers whose videos are intervals (an interval table or a link list's times)."""
+        return "|".join(s for s in self.speakers if self.kind(s) in ("videos", "links") and self.intervals(s)) or NEVER
+
+    def interval(self, speaker, video):
+        """The cut_interval job of one interval: dict(video=its source (a user file's link, read by content, or a
+        download), by_content, identity=the user file's identity stamp or None, source=its content identity or url,
+        start, end, row) (sdt.dataset.cut_interval)."""
+        found = [(r, p) for r, p in self.intervals(speaker) if r.id == video]
+        if not found:
+            raise ConfigError(f"speaker '{speaker}' has no interval {video!r} in its table")
+        row, path = found[0]
+        # the row named by its id, not its line: a row added above it must not rerun its cut (params are triggers)
+        at = {"start": row.start, "end": row.end, "row": f"speaker {speaker}'s interval {row.id!r}"}
+        if self.kind(speaker) == "links":
+            return {"video": path, "by_content": False, "identity": None,
+                    "source": self.links(speaker)[row.video_fn], **at}
+        name = sources.video_id(Path(path).stem)
+        return {"video": f"results/{speaker}/source/{name}.link", "by_content": True,
+                "identity": f"results/{speaker}/source/{name}.identity", "source": self._identity(path), **at}
+
+    def interval_splits(self, speaker):
+        """{video: train | dev} from an interval table's dataset column (each interval's clips all go to its
+        split); {} without one (the release's split of each video's clips: sdt.dataset.split_dataset)."""
+        return {row.id: row.dataset for row, _ in self.intervals(speaker) if row.dataset in ("train", "dev")}
 
     def source_video(self, speaker, video):
         """(the raw video of one speaker's {video}, by_content).  The sample's is a workflow output (its mtime says
@@ -99,6 +163,10 @@ class Plan:
         reach Snakemake (which reads them as wildcards)."""
         if self.kind(speaker) == "sample":
             return f"results/{speaker}/source/{video}.mp4", False
+        if self.intervals(speaker):  # a workflow output too: cut_interval's
+            return f"results/{speaker}/intervals/{video}.mp4", False
+        if self.kind(speaker) == "links":  # download_video's
+            return self.download(speaker, video)[0], False
         return f"results/{speaker}/source/{video}.link", True
 
     def user_video(self, speaker, video):
@@ -108,9 +176,12 @@ class Plan:
     def source_identity(self, speaker, video):
         """The content identity of a user's video (``sha256:... bytes:...``, cached per file version); "" for the
         sample speaker, whose videos the workflow makes."""
-        if self.kind(speaker) == "sample":
+        if self.kind(speaker) in ("sample", "links") or self.intervals(speaker):  # an interval's: interval()
             return ""
-        identity = self.content_ids(self.user_video(speaker, video))
+        return self._identity(self.user_video(speaker, video))
+
+    def _identity(self, path):
+        identity = self.content_ids(path)
         self.content_ids.save()
         return identity
 
@@ -118,7 +189,9 @@ class Plan:
         """results/{speaker}/source/{video}.identity: a user's video's :meth:`source_identity`, rewritten
         (:meth:`write_stamps`) only when the content changes: an input of change_fps whose mtime is that of the
         last change, so ``--rerun-triggers mtime`` sees a replaced file too; None for the sample."""
-        return None if self.kind(speaker) == "sample" else f"results/{speaker}/source/{video}.identity"
+        if self.kind(speaker) in ("sample", "links") or self.intervals(speaker):
+            return None
+        return f"results/{speaker}/source/{video}.identity"
 
     def manifest(self, speaker):
         """results/{speaker}/videos.txt: the speaker's videos, one a line, rewritten (:meth:`write_stamps`) only
@@ -134,8 +207,8 @@ class Plan:
                 continue
             out[self.manifest(speaker)] = "".join(f"{v}\n" for v in self.videos(speaker))
             if self.kind(speaker) == "videos":
-                out.update({self.identity_file(speaker, v): self.source_identity(speaker, v) + "\n"
-                            for v in self.videos(speaker)})
+                out.update({f"results/{speaker}/source/{name}.identity": self._identity(path) + "\n"
+                            for name, path in self.source_files(speaker).items()})
         return out
 
     def write_stamps(self, dry_run=lambda: False):
@@ -146,8 +219,8 @@ class Plan:
         content, so they are always kept current.  Returns the stamps that differ."""
         for speaker in self.speakers:
             if self.kind(speaker) == "videos":
-                for video in self.videos(speaker):
-                    sources.link(self.user_video(speaker, video), self.workdir / self.source_video(speaker, video)[0])
+                for name, path in self.source_files(speaker).items():
+                    sources.link(path, self.workdir / f"results/{speaker}/source/{name}.link")
         stale = {}
         for rel, text in self.stamps().items():
             path = self.workdir / rel

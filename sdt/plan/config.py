@@ -86,7 +86,9 @@ def _message(error):
     if best.validator == "additionalProperties":
         return f"{where}: {best.message} (a misspelt key?  config/README.md lists every key)"
     if best.validator == "oneOf" and list(best.absolute_path)[:1] == ["speakers"]:
-        return f"{where}: give exactly one of videos, released or sample"
+        from sdt.plan.speakers import SOURCES  # which imports this module's ConfigError
+
+        return f"{where}: give exactly one of {', '.join(SOURCES[:-1])} or {SOURCES[-1]}"
     return f"{where}: {best.message}"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from sdt.io import sha256, write_text
 from sdt.plan.config import ConfigError
 
-SOURCES = ("videos", "released", "sample")
+SOURCES = ("videos", "links", "released", "sample")
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")  # config/README.md lists the same
 RELEASED_INDEX = "processed_137.csv"  # the release's clip table in a released speaker's folder
 # Snakemake reads { and } in a path as a wildcard: a file name's braces become parentheses in its {video} value
@@ -53,6 +53,40 @@ def video_files(name, entry):
         k, v = next(iter(clash.items()))
         raise ConfigError(f"speaker '{name}': the files {v} in {where} would share the name {k!r}: rename one")
     return {video_id(p.stem): str(p) for p in files}
+
+
+def interval_table(name, entry):
+    """[Interval] of a speaker whose videos are cut from long files by an interval table (``intervals:`` beside
+    ``videos:``; sdt.dataset.cut_interval), each with its source file: ``(interval, path)``.  A row whose
+    ``video_fn`` is not in the videos folder is an error naming the row."""
+    from sdt.dataset.cut_interval import read_intervals
+    from sdt.errors import InputError
+
+    files = video_files(name, entry)
+    by_name = {Path(p).name: p for p in files.values()}
+    try:
+        rows = read_intervals(folder(entry, "intervals"), speaker=name, sanitise=video_id)
+    except InputError as e:
+        raise ConfigError(f"speaker '{name}': {e}") from None
+    out = []
+    for row in rows:
+        path = by_name.get(row.video_fn) or files.get(video_id(Path(row.video_fn).stem))
+        if path is None:
+            raise ConfigError(f"speaker '{name}': {row.row}: video_fn {row.video_fn!r} is not in "
+                              f"{folder(entry, 'videos')}")
+        out.append((row, path))
+    return out
+
+
+def link_list(name, entry):
+    """({download name: url}, [Interval]) of a speaker's link list (``links:``; sdt.dataset.download_video)."""
+    from sdt.dataset.download_video import read_links
+    from sdt.errors import InputError
+
+    try:
+        return read_links(folder(entry, "links"), speaker=name, sanitise=video_id)
+    except InputError as e:
+        raise ConfigError(f"speaker '{name}': {e}") from None
 
 
 def link(source, path):

@@ -128,3 +128,16 @@ def test_bad_clip_files(tmp_path):
     with pytest.raises(InputError, match="d.npz: clip file lacks audio, start_frame, fps"):
         split_dataset([clips / "d.npz"], outputs_for(tmp_path / "d"), tmp_path / "d" / "clips.csv")
     assert not (tmp_path / "d").exists() or not list((tmp_path / "d").iterdir())
+
+
+def test_an_interval_tables_dataset_column_decides_whole_videos(tmp_path):
+    clips = tmp_path / "results" / "spk" / "clips"
+    files = [write_clip_file(clips / "a.npz", 6, 1), write_clip_file(clips / "b.npz", 4, 2),
+             write_clip_file(clips / "c.npz", 70, 3)]
+    out = tmp_path / "dataset"
+    totals = split_dataset(files, outputs_for(out), out / "clips.csv", splits={"a": "dev", "b": "train"})
+    assert totals == {"train": 4 + 56, "idle": 13, "dev": 6 + 1}  # c, not in the table's column: the release's split
+    index = pd.read_csv(out / "clips.csv")
+    assert index.groupby("interval_id")["dataset"].agg(set).to_dict() == {
+        "a": {"dev"}, "b": {"train"}, "c": {"train", "idle", "dev"}}
+    np.testing.assert_array_equal(np.load(out / "dev_poses.npy")[:6, 0, 0, 0], 1000 + np.arange(6))

@@ -68,6 +68,43 @@ def test_speakers_and_their_videos(videos):
     assert "results/oliver/qc.csv" not in p.targets() and "results/oliver/evaluation/mean_pose.json" in p.targets()
 
 
+def test_an_interval_table_makes_each_row_a_video(videos, tmp_path):
+    table = tmp_path / "intervals_df.csv"
+    table.write_text("speaker,video_fn,start_time,end_time,interval_id,dataset\n"
+                     "me,talk1.mp4,00:00:01.500000,00:00:09,a,train\nme,talk1,12,20,b,dev\n"
+                     "me,talk1.mp4,30,40,c,test\nbob,talk2.mp4,0,5,d,train\n")
+    p = plan(speakers={"me": {"videos": str(videos), "intervals": str(table)}})
+    assert p.videos("me") == ["a", "b"]  # the test interval is held out; bob's row is another speaker's
+    assert p.source_files("me") == {"talk1": str(videos / "talk1.mp4")}  # only the files the table cuts from
+    assert p.source_video("me", "a") == ("results/me/intervals/a.mp4", False) and p.identity_file("me", "a") is None
+    job = p.interval("me", "b")
+    assert (job["video"], job["by_content"], job["identity"]) == (
+        "results/me/source/talk1.link", True, "results/me/source/talk1.identity")
+    assert (job["start"], job["end"], job["row"]) == (12.0, 20.0, "speaker me's interval 'b'")
+    assert job["source"] == f"sha256:{hashlib.sha256(b'').hexdigest()} bytes:0"
+    assert p.interval_splits("me") == {"a": "train", "b": "dev"}
+    assert p.interval_speakers() == "me" and plan().interval_speakers() == "(?!)"
+    with pytest.raises(ConfigError, match="speaker 'me' has no interval 'zz'"):
+        p.interval("me", "zz")
+    table.write_text("video_fn,start_time,end_time\nnone.mp4,0,5\n")
+    with pytest.raises(ConfigError, match=r"speaker 'me': .*line 2: video_fn 'none.mp4' is not in"):
+        plan(speakers={"me": {"videos": str(videos), "intervals": str(table)}}).videos("me")
+
+
+def test_a_link_list_makes_each_link_or_interval_a_video(tmp_path):
+    links = tmp_path / "links.csv"
+    links.write_text("url,start_time,end_time,interval_id\nhttp://h/show.mp4,0,5,a\nhttp://h/show.mp4,6,9,b\n")
+    p = plan(speakers={"web": {"links": str(links)}})
+    assert p.kind("web") == "links" and p.videos("web") == ["a", "b"] and p.links("web") == {"show": "http://h/show.mp4"}
+    job = p.interval("web", "b")
+    assert (job["video"], job["by_content"], job["identity"], job["source"]) == (
+        "results/web/download/show.mp4", False, None, "http://h/show.mp4")
+    links.write_text("http://h/x.mp4\n")
+    p = plan(speakers={"web": {"links": str(links)}})
+    assert p.videos("web") == ["x"] and p.source_video("web", "x") == ("results/web/download/x.mp4", False)
+    assert p.download("web", "x")[1] == "results/web/download/x.json"
+
+
 @pytest.mark.parametrize("entry, problem", [
     ({"videos": "/no/such/folder"}, "does not exist"),
     ({"videos": str(REPO / "docs")}, "no video files"),
@@ -255,7 +292,8 @@ def test_code_digests_follow_each_familys_code():
     ({"train": {"epoch": 3}}, "config: train: Additional properties are not allowed ('epoch' was unexpected)"),
     ({"train": {"epochs": 0}}, "config: train.epochs: 0 is less than the minimum of 1"),
     ({"evaluate": {"template": "best"}}, "config: evaluate.template: 'best' is not one of"),
-    ({"speakers": {"me": {"videos": "/v", "sample": True}}}, "config: speakers.me: give exactly one of videos"),
+    ({"speakers": {"me": {"videos": "/v", "sample": True}}}, "config: speakers.me: give exactly one of videos, links,"),
+    ({"speakers": {"me": {"links": "/v", "intervals": "/t"}}}, "config: speakers.me: 'videos' is a dependency of"),
     ({"dataset": {"fps": 25}}, "dataset.fps = 25: this value is fixed at 15"),
     ({"methods": {"mine": {"family": "gan"}}}, "config: methods.mine.family: 'gan' is not one of"),
     ({"train_presets": {"mine": {"gpus": 2}}}, "config: train_presets.mine: 'gpus' is not one of"),
