@@ -65,9 +65,21 @@ class ConvNormRelu(nn.Module):
         self.norm = make_norm(norm, dim, out_channels)
         self.act = nn.LeakyReLU(0.2, inplace=True) if leaky else nn.ReLU(inplace=True)
 
+    fast = False  # models/fused.py's formulations instead of the release's ops (use_fast_blocks; train.fast only)
+
     def forward(self, x):  # (B, C_in, T) or (B, C_in, H, W)
-        # = self.act(self.norm(self.conv(x))) within float32 rounding, with fewer passes (models/fused.py)
-        return fused.norm_act(fused.conv(self.conv, x), self.norm, self.act)
+        if self.fast:  # fewer passes; not the release's numerics to 1e-5 after a step (models/fused.py)
+            return fused.norm_act(fused.conv(self.conv, x), self.norm, self.act)
+        return self.act(self.norm(self.conv(x)))  # the release's formulation
+
+
+def use_fast_blocks(net, on=True):
+    """Every :class:`ConvNormRelu` of ``net`` computed with models/fused.py's formulations (``on``) or the release's
+    plain ops (the default); parameters and state-dict keys unchanged.  Returns ``net``."""
+    for module in net.modules():
+        if isinstance(module, ConvNormRelu):
+            module.fast = bool(on)
+    return net
 
 
 class Standardize(nn.Module):

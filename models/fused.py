@@ -1,4 +1,12 @@
-"""Faster formulations of the conv-norm-activation block (models/blocks.py), equal to the plain PyTorch ops.
+"""Faster formulations of the conv-norm-activation block (models/blocks.py) for ``train.fast`` only
+(``ConvNormRelu.fast``, set by sdt.device.fast_layout): not the release's numerics after a training step.
+
+Measured (issue 20): one full-size train-mode step (batch 32) with Adam moves the weights up to 2e-4 away from the
+release's plain ops (about 2 x lr: Adam's first update is ~lr * sign(grad), so elements with near-zero gradient flip
+with rounding-level gradient changes), on AVX-512 and AVX2 alike.  Causes: the one-channel first convolution as a
+matrix product (its weight gradient is closer to float64, 1e-6 against Conv2d's 1.5e-5, but not Conv2d's numbers);
+on channels-last, oneDNN's NHWC convolutions and PyTorch's NHWC batch norm (backward 1e-4 relative off float64 over
+a [32, 64, 80, 427] map: one float accumulator).  The default path is the plain ops, NCHW: bit-equal to the release.
 
 Same parameters, same state-dict keys, same results within float32 rounding: tests/models/test_fused.py checks outputs
 and gradients against the plain formulation (``F.conv2d``, ``F.instance_norm`` / ``F.batch_norm``, LeakyReLU) to 1e-5 on

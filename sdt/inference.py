@@ -28,7 +28,6 @@ import torch
 
 from sdt.checkpoint import load_checkpoint
 from sdt.constants import CLIP_FRAMES
-from sdt.device import fast_layout
 from sdt.errors import InputError
 from sdt.families import family, features, network
 from sdt.methods import Method
@@ -59,7 +58,7 @@ class GestureModel:
         self.family = family(self.definition.family)
         self.ops = self.family.load()  # its infer (and infer_samples, latent_shape, latent_frames)
         self.features = features(self.family.name).to(self.device)
-        fast_layout(self.net, self.device).eval()
+        self.net.eval()  # the release's formulation (plain blocks, NCHW): its outputs, not train.fast's
         self._stats_t = _tensor_stats(self.stats, self.device)
 
     @property

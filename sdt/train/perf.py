@@ -51,24 +51,26 @@ class FastMode:
     autocast: torch.dtype | None = None  # mixed precision of the generators' forward pass (losses stay fp32)
     channels_last: bool = False  # NHWC audio encoder (the 2D part: ~95 % of the generator's FLOPs)
     compile: bool = False  # torch.compile the networks (GPU only: CPU compile costs minutes for ~5 %)
+    fused: bool = False  # fp32 speed-ups off the release's numerics: models/fused.py blocks, NHWC on AVX-512
 
     def describe(self):
-        parts = [f"autocast {self.autocast}" if self.autocast else "fp32",
+        parts = [f"autocast {self.autocast}" if self.autocast else "fp32", "fused blocks" if self.fused else "",
                  "channels-last" if self.channels_last else "", "torch.compile" if self.compile else ""]
         return ", ".join(p for p in parts if p)
 
 
 def fast_mode(device, requested):
     """The fast mode for ``device``: bf16 autocast + channels-last (+ torch.compile on CUDA) where the hardware
-    computes bf16 natively; otherwise fp32 as the default, with a warning (on an AVX2 CPU both bf16 and a
-    channels-last fp32 backward pass are slower than the default)."""
+    computes bf16 natively; otherwise fp32, with a warning (on an AVX2 CPU both bf16 and a channels-last fp32
+    backward pass are slower).  Either way the fp32 speed-ups that change the release's numerics beyond 1e-5 after
+    one step (sdt.device.fast_layout: models/fused.py blocks, NHWC on AVX-512) are on; the default has none."""
     device = torch.device(device)
     if not requested:
         return FastMode()
     if not native_bf16(device):
         log.warning("fast mode: %s has no native bfloat16 (CPU capability %s): training stays fp32", device,
                     torch.backends.cpu.get_cpu_capability() if device.type == "cpu" else device.type)
-        return FastMode()
-    mode = FastMode(torch.bfloat16, channels_last=True, compile=device.type == "cuda")
+        return FastMode(fused=True)
+    mode = FastMode(torch.bfloat16, channels_last=True, compile=device.type == "cuda", fused=True)
     log.info("fast mode on %s: %s", device, mode.describe())
     return mode

@@ -42,7 +42,7 @@ class Run:
         self.epoch, self.step, self.history = 0, 0, []
         self.ctx, self.wrapped, self.init_info = distributed.SINGLE, {}, None  # see distribute() and init_from
         self.nets, self.configs = self.ops.build(self.definition, settings)
-        self.nets = {k: fast_layout(v.to(device), device) for k, v in self.nets.items()}
+        self.nets = {k: v.to(device) for k, v in self.nets.items()}  # the release's formulation unless train.fast
         self.features = features(self.definition.family).to(device)  # the family's audio input
         self.fused = device.type in ("cpu", "cuda")  # one kernel for all tensors: ~5x faster than the per-tensor loop
         self.opts = {k: torch.optim.Adam(v.parameters(), lr=settings.lr, fused=self.fused)
@@ -63,6 +63,9 @@ class Run:
         """Mixed precision, channels-last audio encoders and compiled networks (sdt.train.perf.FastMode).  Checkpoints
         hold the plain modules' weights either way: a compiled network shares its parameters."""
         self.fast = mode
+        if mode.fused:
+            for net in self.nets.values():
+                fast_layout(net, self.device)
         if mode.channels_last:
             for net in self.nets.values():
                 if hasattr(net, "audio_encoder"):

@@ -1,5 +1,6 @@
-"""models/fused.py: the fast conv-norm-activation formulations equal the plain PyTorch ops (the release's
-formulation, NCHW) to 1e-5, outputs and gradients, on random inputs; channels-last keeps the state dict."""
+"""models/fused.py (``train.fast``'s blocks): the fast conv-norm-activation formulations equal the plain PyTorch ops
+(the release's formulation, NCHW) to 1e-5, outputs and gradients, on random inputs; channels-last keeps the state
+dict.  (Per block, not after a full-size step: that is tests/train/test_release_numerics.py, default path only.)"""
 
 import copy
 
@@ -12,6 +13,12 @@ from models.generator import GeneratorConfig, SequenceGeneratorCNN
 from sdt.device import channels_last_pays, fast_layout
 
 TOL = 1e-5
+
+
+@pytest.fixture(autouse=True)
+def fast_blocks(monkeypatch):
+    """Every block in this module computed with models/fused.py (what sdt.device.fast_layout sets)."""
+    monkeypatch.setattr(ConvNormRelu, "fast", True)
 
 
 def plain_forward(self, x):
@@ -138,6 +145,7 @@ def test_channels_last_keeps_the_state_dict():
 
 def test_fast_layout_follows_the_cpu():
     net = fast_layout(SequenceGeneratorCNN(GeneratorConfig()), "cpu")
+    assert all(m.fast for m in net.modules() if isinstance(m, ConvNormRelu))
     weight = net.audio_encoder.specgram_encoder_2d[0][1].conv.weight
     assert weight.is_contiguous(memory_format=torch.channels_last) == channels_last_pays("cpu")
     assert channels_last_pays("cpu") == torch.backends.cpu.get_cpu_capability().startswith("AVX512")

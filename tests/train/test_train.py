@@ -279,7 +279,8 @@ def test_gan_weight_scales_both_speech2gesture_losses(clips, stats):
 def test_fast_mode_is_bf16_only_where_the_hardware_has_it():
     assert fast_mode("cpu", False) == FastMode()
     on_cpu = fast_mode("cpu", True)
-    assert on_cpu == (FastMode(torch.bfloat16, channels_last=True) if native_bf16("cpu") else FastMode())
+    assert on_cpu == (FastMode(torch.bfloat16, channels_last=True, fused=True) if native_bf16("cpu")
+                      else FastMode(fused=True))
     assert not on_cpu.compile  # compiling on a CPU costs minutes for a few per cent
 
 
