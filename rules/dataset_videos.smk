@@ -167,6 +167,9 @@ rule remove_outliers:
     params:
         code=code("remove_outliers"),
         outlier_px=PLAN.dataset.outlier_px,
+        cut_jump=PLAN.dataset.cut_jump,
+        cut_zoom=PLAN.dataset.cut_zoom,
+        cut_picture=PLAN.dataset.cut_picture,
     script:
         "../workflow_scripts/remove_outliers.py"
 
@@ -189,6 +192,7 @@ rule rescale_shoulders:
         code=code("rescale_shoulders"),
         enabled=PLAN.dataset.rescale_shoulders,
         reference_px=PLAN.dataset.reference_shoulder_px,
+        per=lambda wc: PLAN.rescale_per(wc.speaker),
     script:
         "../workflow_scripts/rescale_shoulders.py"
 

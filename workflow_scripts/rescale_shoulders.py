@@ -2,6 +2,7 @@
 
 The factor is reference_px / mean shoulder width (points 2-5) over kept frames; 1.0 when disabled or when no
 frame is kept (then the video gives no clips, which qc.csv reports).  The log gives the width and the factor.
+per="shot": one factor per shot between cuts.
 """
 
 from sdt.dataset.rescale_shoulders import rescale_shoulders
@@ -14,4 +15,5 @@ with logged(snakemake.log[0]):
         snakemake.output.rescaled,
         enabled=snakemake.params.enabled,
         reference_px=snakemake.params.reference_px,
+        per=snakemake.params.per,
     )

@@ -183,6 +183,15 @@ def redetect_incomplete(paths, pose, found):
     return redetected
 
 
+THUMB = (32, 18)  # the picture check's thumbnail: fine enough for a change of framing, too coarse for a moving hand
+
+
+def thumbnail(image, rgb=True):
+    """A frame -> its 32x18 grey thumbnail (float32), for the picture change between frames."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY if rgb else cv2.COLOR_BGR2GRAY)
+    return cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
 def detect_video_frames(frames_dir, detector="mediapipe", progress=True, fps=None, redetect=True):
     """Detect the 137 keypoints on every frame of ``frames_dir`` -> dict of arrays (the keypoints contract).
 
@@ -196,6 +205,10 @@ def detect_video_frames(frames_dir, detector="mediapipe", progress=True, fps=Non
     n = len(paths)
     pose = np.zeros((n, 3, N_137), dtype=np.float32)
     found = np.zeros((n, 4), dtype=bool)
+    # frame_change[t]: mean |grey difference| (0-255) of the thumbnails of frames t - 1 and t (0 for the first):
+    # remove_outliers' picture check for cuts (docs/dataset.md §9a)
+    frame_change = np.zeros(n, dtype=np.float32)
+    previous = None
     start = time.perf_counter()
     try:
         bar = tqdm(iter_images(paths, rgb=det.rgb), total=n, desc=f"detect {Path(frames_dir).name}",
@@ -207,6 +220,10 @@ def detect_video_frames(frames_dir, detector="mediapipe", progress=True, fps=Non
                     raise InputError(paths[0], f"frame is {width}x{height}, meta.json says "
                                                f"{meta['width']}x{meta['height']}")
             pose[t], found[t] = det(image)
+            thumb = thumbnail(image, det.rgb)
+            if previous is not None:
+                frame_change[t] = np.abs(thumb - previous).mean()
+            previous = thumb
     finally:
         det.close()
     log.info("%s: %d frames detected with %s in %.1f s (%.1f frames/s)", frames_dir, n, detector,
@@ -224,6 +241,7 @@ def detect_video_frames(frames_dir, detector="mediapipe", progress=True, fps=Non
         log.info("%s: keypoints of %dx%d frames mapped to the video's %dx%d pixels", frames_dir, width, height,
                  video_width, video_height)
     return {"pose": pose, "found": found, "valid": found.all(axis=1), "redetected": redetected,
+            "frame_change": frame_change,
             "fps": float(meta["fps"]), "width": video_width, "height": video_height, "detector": str(detector)}
 
 

@@ -5,12 +5,16 @@ Columns (counts):
   found_body/face/lhand/rhand  frames where the detector found that part
   frames_complete_person    frames with body, face and both hands
   frames_redetected         of those, frames whose keypoints come from detect_keypoints' static second pass
-  outliers_<reason>         frames dropped by remove_outliers, per reason (no_person, undetected_point)
+  outliers_<reason>         frames dropped by remove_outliers, per reason (no_person, undetected_point, cut)
   frames_kept               frames left for clips
   windows_total             64-frame windows after the skipped start (generate_clips)
   clips                     clips made
   dropped_<reason>          windows dropped by generate_clips, per reason it records (dropped_invalid: a window
                             holding a dropped frame, ...)
+  cuts                      cuts found by remove_outliers (a hard cut or a switch of person), also those whose
+                            frame is dropped for another reason first (outliers_cut counts the frames dropped only
+                            for a cut); empty for outliers written without the cut check
+  windows_cut               of the dropped_invalid windows, those across a cut
   av_lag_frames             the lag of the speech behind the mouth, frames (sdt.dataset.av_sync; > 0: audio late)
   av_out_of_sync            1 when that lag is an offset viewers notice (the TOTAL row: how many videos)
   av_corrected              1 when generate_clips shifted the audio back (dataset.av_sync: correct)
@@ -45,6 +49,16 @@ def _by_video(paths, what):
     return out
 
 
+def _windows_holding(frames, cl):
+    """How many of the clips file's windows (windows_total, from skip_frames every clip_stride) hold a True frame."""
+    if not all(k in cl for k in ("windows_total", "skip_frames", "clip_stride", "clip_frames")):
+        return np.nan
+    starts = int(cl["skip_frames"]) + int(cl["clip_stride"]) * np.arange(int(cl["windows_total"]), dtype=np.int64)
+    inside = np.concatenate([[0], np.cumsum(frames, dtype=np.int64)])
+    ends = np.minimum(starts + int(cl["clip_frames"]), len(frames))
+    return int((inside[ends] - inside[starts] > 0).sum())
+
+
 def video_row(keypoints, outliers, clips):
     """The QC counts of one video from its keypoints, outliers and clips npz (without the split counts)."""
     kp, out, cl = _load(keypoints, "keypoints"), _load(outliers, "outliers"), _load(clips, "clips")
@@ -62,6 +76,11 @@ def video_row(keypoints, outliers, clips):
     row["windows_total"] = int(cl["windows_total"]) if "windows_total" in cl else np.nan
     row["clips"] = len(np.atleast_1d(cl["start_frame"])) if "start_frame" in cl else np.nan
     row.update({k: int(cl[k]) for k in sorted(cl) if k.startswith("dropped_")})
+    if "cut" in out:  # every cut found, also where the frame was dropped for another reason as well
+        row["cuts"] = int(np.asarray(out["cut"], dtype=bool).sum())
+        row["windows_cut"] = _windows_holding(np.asarray(out["cut"], dtype=bool), cl)
+    else:
+        row["cuts"] = row["windows_cut"] = np.nan
     row.update({k: int(cl[k]) if k in cl else np.nan for k in SYNC_COLUMNS})
     if not np.isfinite(float(cl.get("av_r", np.nan))):  # not measured (too few kept frames, older clips): empty
         row["av_lag_frames"] = np.nan

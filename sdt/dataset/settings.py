@@ -8,6 +8,7 @@ from sdt.constants import AUDIO_RATE, CLIP_FRAMES, FPS, OLIVER_SHOULDER_PX
 from sdt.settings import setting
 
 DETECTORS = ("mediapipe", "openpose")
+RESCALE_PER = ("auto", "video", "shot")  # auto: per shot for a `videos:` speaker, per video otherwise (the release's)
 AV_SYNC = ("report", "correct")  # an out-of-sync video: warned about and recorded, or its audio also shifted back
 
 
@@ -21,7 +22,16 @@ class DatasetSettings:
     # the 4K frames', the same complete-person rate to one frame in 200, 10x faster detection, 2.6x less disk
     frame_height: int = setting(1080, minimum=0)
     outlier_px: float = setting(3.0)  # a kept point at x <= 3 and y <= 3 is undetected: its frame is an outlier
+    # a kept frame after a jump of the neck/shoulders by more than 0.25 shoulder widths, or a change of the shoulder
+    # width by more than 0.25 in log, is a cut (a hard cut or a switch of person; 0 = no check).  The sample's
+    # largest are 0.11 and 0.12 (docs/dataset.md "Cuts and switches")
+    cut_jump: float = setting(0.25, minimum=0)
+    cut_zoom: float = setting(0.25, exclusiveMinimum=0)
+    # also a cut: the picture changed by more than 12 (mean grey difference of 32x18 thumbnails, 0-255; 0 = no
+    # check); the sample's fast strokes reach 3.9, the smallest made-up framing cut 20
+    cut_picture: float = setting(12.0, minimum=0)
     rescale_shoulders: bool = setting(True)  # scale x, y so that the mean shoulder width is reference_shoulder_px
+    rescale_per: str = setting("auto", enum=list(RESCALE_PER))  # one shoulder factor per video or per shot
     reference_shoulder_px: float = setting(OLIVER_SHOULDER_PX, exclusiveMinimum=0)  # Oliver's: reuse his factor
     clip_stride: int = setting(5, minimum=1)  # a new clip every 5 frames
     skip_frames: int = setting(80, minimum=0)  # frames skipped at the start of every video

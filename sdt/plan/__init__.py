@@ -241,6 +241,14 @@ class Plan:
             return "released"
         return "rescaled_to_oliver" if self.dataset.rescale_shoulders else "shoulder_width"
 
+    def rescale_per(self, speaker):
+        """One shoulder factor per 'video' or per 'shot' (dataset.rescale_per; auto: per shot for a speaker built
+        from its own videos, whose shots zoom; per video, the release's rule, for the sample speaker)."""
+        per = self.dataset.rescale_per
+        if per == "auto":
+            return "shot" if self.kind(speaker) == "videos" else "video"
+        return per
+
     def stats_choice(self, speaker):
         return self.speakers[speaker].get("stats", "auto")
 

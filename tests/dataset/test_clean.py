@@ -18,7 +18,8 @@ REFERENCE_PX = 331.0850066245443
 def make_pose(n, widths=None, seed=0):
     """[n, 3, 137] float32: every point inside a 1280x720 frame, away from the origin; confidences in (0.5, 1).
 
-    Shoulders (points 2 and 5) at y = 200, ``widths[t]`` px apart around x = 640."""
+    Shoulders (points 2 and 5) at y = 200, ``widths[t]`` px apart around x = 640, the neck (1) between them: a still
+    trunk, so no frame is a cut."""
     rng = np.random.default_rng(seed)
     pose = np.empty((n, 3, 137), dtype=np.float32)
     pose[:, 0] = rng.uniform(50, 1200, (n, 137))
@@ -27,6 +28,7 @@ def make_pose(n, widths=None, seed=0):
     widths = np.full(n, 200.0) if widths is None else np.asarray(widths, dtype=np.float64)
     pose[:, 0, 2], pose[:, 0, 5] = 640 - widths / 2, 640 + widths / 2
     pose[:, 1, 2] = pose[:, 1, 5] = 200
+    pose[:, 0, 1], pose[:, 1, 1] = 640, 190
     return pose
 
 
@@ -94,13 +96,13 @@ def test_remove_outliers_writes_a_new_file(tmp_path, caplog):
     out = tmp_path / "outliers" / "v.npz"
     with caplog.at_level(logging.INFO, logger="sdt.dataset.remove_outliers"):
         counts = remove_outliers(src, out, outlier_px=3)
-    assert counts == {"kept": 7, "no_person": 1, "undetected_point": 2}
+    assert counts == {"kept": 7, "no_person": 1, "undetected_point": 2, "cut": 0}
     assert digest(src) == before
     with np.load(out) as z:
         assert z["keep"].dtype == bool and z["reason"].dtype == np.int8
         assert z["reason"].tolist() == [0, 0, 0, 2, 2, 0, 0, 0, 1, 0]
         assert z["keep"].tolist() == (z["reason"] == 0).tolist()
-        assert tuple(z["reasons"].tolist()) == REASONS == ("kept", "no_person", "undetected_point")
+        assert tuple(z["reasons"].tolist()) == REASONS == ("kept", "no_person", "undetected_point", "cut")
     assert "kept 7" in caplog.text and "1 no_person" in caplog.text and "2 undetected_point" in caplog.text
 
 
@@ -128,7 +130,7 @@ def chain(tmp_path):
     pose = make_pose(5, widths=[100, 200, 1000, 100, 200])
     pose[2, :2, 60] = 0
     kp = save_keypoints(tmp_path / "kp.npz", pose)
-    remove_outliers(kp, tmp_path / "outliers.npz")
+    remove_outliers(kp, tmp_path / "outliers.npz", cut_jump=0)  # widths jumping 2x every frame: no cut check here
     return kp, tmp_path / "outliers.npz", pose
 
 

@@ -48,7 +48,10 @@ def test_detects_every_frame_and_saves(frames_dir, tmp_path):
     out = tmp_path / "kp" / "video.npz"
     arrays = detect_keypoints(frames_dir, out, fps=15, progress=False)
     with np.load(out) as z:
-        assert sorted(z.files) == ["detector", "found", "fps", "height", "pose", "redetected", "valid", "width"]
+        assert sorted(z.files) == ["detector", "found", "fps", "frame_change", "height", "pose", "redetected",
+                                   "valid", "width"]
+        assert z["frame_change"].shape == (5,) and z["frame_change"][0] == 0  # the picture check (cuts)
+        assert (z["frame_change"][1:] > 0).all()  # the photo shifts a few px every frame
         assert z["pose"].shape == (5, 3, 137) and z["pose"].dtype == np.float32
         assert z["found"].shape == (5, 4) and z["found"].dtype == bool and z["valid"].shape == (5,)
         assert (float(z["fps"]), int(z["width"]), int(z["height"]), str(z["detector"])) == (15.0, 1280, 720,

@@ -27,6 +27,7 @@ from sdt.dataset.make_sample_video import (
     synthesize_speech,
     video_index,
 )
+from sdt.dataset.remove_outliers import cut_frames, outlier_reasons
 from sdt.dataset.sample_qc import measure, sample_qc
 from sdt.dataset.sample_rig import SIZE, Pose, Rig
 from sdt.errors import InputError
@@ -211,3 +212,12 @@ def test_sample_qc_rule_reads_the_workflows_detections(qc, tmp_path, caplog):
     with caplog.at_level("WARNING"):
         worse = sample_qc([kp], [video], [labels], tmp_path / "qc.csv", tmp_path / "qc.png")
     assert worse.iloc[0]["complete"] <= 0.875 and "complete 0.8" in caplog.text
+
+
+def test_the_sample_speaker_has_no_cut_and_loses_no_clip(qc):
+    """The cut check (remove_outliers) finds no cut on the sample's own detections: it keeps every frame it kept
+    before, so the sample speaker's windows and clips are the same as without the check."""
+    assert not cut_frames(qc["pose"]).any()
+    valid = qc["found"].all(axis=1)
+    with_check, without = outlier_reasons(qc["pose"], valid), outlier_reasons(qc["pose"], valid, cut_jump=0)
+    np.testing.assert_array_equal(with_check, without)
