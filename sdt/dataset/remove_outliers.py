@@ -37,10 +37,11 @@ TRUNK = (1, 2, 5)  # 137-points Neck, RShoulder, LShoulder: they move slowly on 
 
 
 def outlier_reasons(pose, valid=None, outlier_px=3.0, cut_jump=0.25, cut_zoom=0.25, frame_change=None,
-                    cut_picture=12.0):
+                    cut_picture=12.0, cut=None):
     """pose [T, 3, 137] (x px, y px, conf), valid [T] bool or None -> reason int8 [T] (codes of REASONS).
 
-    A frame dropped for a missing person or point keeps that reason even when it also follows a cut."""
+    A frame dropped for a missing person or point keeps that reason even when it also follows a cut.  ``cut``
+    [T] bool: :func:`cut_frames`' result when the caller has it already (then the cut_* arguments are unused)."""
     pose = np.asarray(pose)
     x, y = pose[:, 0, KEEP_122], pose[:, 1, KEEP_122]
     undetected = ((x <= outlier_px) & (y <= outlier_px)) | ~np.isfinite(x) | ~np.isfinite(y)
@@ -49,7 +50,9 @@ def outlier_reasons(pose, valid=None, outlier_px=3.0, cut_jump=0.25, cut_zoom=0.
         no_person |= ~np.asarray(valid, dtype=bool)
     reason = np.where(undetected.any(axis=1), UNDETECTED_POINT, KEPT).astype(np.int8)
     reason[no_person] = NO_PERSON
-    reason[(reason == KEPT) & cut_frames(pose, cut_jump, cut_zoom, frame_change, cut_picture)] = CUT
+    if cut is None:
+        cut = cut_frames(pose, cut_jump, cut_zoom, frame_change, cut_picture)
+    reason[(reason == KEPT) & cut] = CUT
     return reason
 
 
@@ -100,7 +103,7 @@ def remove_outliers(keypoints_path, out_path, outlier_px=3.0, cut_jump=0.25, cut
     if change is not None and change.shape != valid.shape:
         raise InputError(keypoints_path, f"frame_change has shape {change.shape}, pose has {len(pose)} frames")
     cut = cut_frames(pose, cut_jump, cut_zoom, change, cut_picture)
-    reason = outlier_reasons(pose, valid, outlier_px, cut_jump, cut_zoom, change, cut_picture)
+    reason = outlier_reasons(pose, valid, outlier_px, cut=cut)
     keep = reason == KEPT
     # cut [T]: every detected jump, also on a frame dropped for another reason (rescale_shoulders' shots)
     save_npz(out_path, keep=keep, reason=reason, reasons=np.array(REASONS), outlier_px=float(outlier_px),
