@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sdt import render
-from sdt.demo.plot_templates import pca_2d, plot_templates
+from sdt.demo.plot_templates import neighbour_ratio, pca_2d, plot_templates
 from sdt.demo.plot_training import curve_groups, plot_training
 from sdt.media import probe, run_ffmpeg
 
@@ -169,6 +169,11 @@ def test_training_curves_and_template_projection(tmp_path):
     line = np.outer(np.arange(20.0), rng.normal(size=8))  # templates on a line: one principal axis
     proj, ratio = pca_2d(line)
     assert ratio[0] > 0.999 and np.allclose(np.abs(np.diff(proj[:, 0])), np.linalg.norm(line[1] - line[0]))
+    # neighbours on a line are 1 step apart, random pairs |i - j| steps (7 on average for 20 rows): ratio ~1/7
+    assert 0.1 < neighbour_ratio(line) < 0.2 and 0.8 < neighbour_ratio(rng.normal(size=(400, 8))) < 1.2
+    two_videos = np.repeat(["v0", "v1"], 10)  # the jump between the videos' rows (row 9 -> 10) is not a neighbour
+    jumpy = np.vstack([line[:10], line[:10] + 100])
+    assert neighbour_ratio(jumpy, two_videos) < 0.1 < neighbour_ratio(jumpy)
     tables = {"SDT-BP": line + rng.normal(scale=0.1, size=line.shape), "SDT-VAE": rng.normal(size=(20, 8))}
     plot_templates(tables, tmp_path / "templates.png", groups=np.repeat(["v0", "v1"], 10))
     assert cv2.imread(str(tmp_path / "templates.png")) is not None
