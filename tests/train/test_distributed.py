@@ -42,16 +42,16 @@ def settings(**overrides):
     return train_settings(**{**defaults, **overrides})
 
 
-def job(method, clips, folder, run_settings):
+def job(method, clips, folder, run_settings, threads=2):
     folder = Path(folder)
     return {"method": method, "data": clips, "model_out": str(folder / "model.pt"),
             "history_out": str(folder / "history.csv"), "run_dir": str(folder), "settings": run_settings,
-            "threads": 2, "progress": False}
+            "threads": threads, "progress": False}
 
 
-def train_on(processes, method, clips, folder, run_settings):
-    """The final checkpoint of a run on ``processes`` processes (torchrun when > 1)."""
-    spec = job(method, clips, folder, run_settings)
+def train_on(processes, method, clips, folder, run_settings, threads=2):
+    """The final checkpoint of a run on ``processes`` processes (torchrun when > 1) sharing ``threads``."""
+    spec = job(method, clips, folder, run_settings, threads)
     try:
         run_job(spec, processes=processes, log_path=Path(folder) / "train.log")
     except RuntimeError:
@@ -78,7 +78,11 @@ def sdt_bp_runs(clips, tmp_path_factory):
     """SDT-BP, 2 epochs of 2 steps at batch 4 (the template KL acts from the second epoch, when the table's rows
     are no longer zero), on 1 and on 2 processes; release learning rate."""
     run_settings = settings(epochs=2, max_steps_per_epoch=2)
-    return {n: train_on(n, "sdt_bp", clips, tmp_path_factory.mktemp(f"bp{n}"), run_settings) for n in (1, 2)}
+    # one thread per process on both sides: oneDNN on AVX-512 (AMD EPYC) sums a weight gradient in another order on
+    # 2 threads than on 1, and Adam's first steps (~lr x sign) turn that rounding into a 7e-5 relative distance
+    # (measured); the losses still agree to 2e-6.  The test is about the global batch, not the thread count.
+    return {n: train_on(n, "sdt_bp", clips, tmp_path_factory.mktemp(f"bp{n}"), run_settings, threads=n)
+            for n in (1, 2)}
 
 
 def test_two_processes_train_sdt_bp_as_one_at_the_global_batch(sdt_bp_runs):
