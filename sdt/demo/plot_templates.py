@@ -51,7 +51,9 @@ def plot_templates(tables, out_png, groups=None):
     for (name, table), ax in zip(tables.items(), axes[0], strict=True):
         proj, ratio = pca_2d(table)
         labels = groups.get(name) if isinstance(groups, dict) else groups
-        if labels is not None and len(labels) == len(table):
+        if labels is not None and len(labels) != len(table):
+            labels = None  # not this table's rows: neither colours nor neighbours from them
+        if labels is not None:
             for g in sorted(set(labels)):
                 m = np.asarray(labels) == g
                 ax.scatter(proj[m, 0], proj[m, 1], s=12, alpha=0.7, label=str(g))
