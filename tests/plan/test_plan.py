@@ -192,7 +192,8 @@ def test_presets_per_speaker(videos):
                        "you": {"videos": str(videos), "preset": "quick"}})
     assert p.presets == {"sample": "quick", "me": "release", "you": "quick"}
     assert p.train["me"] == TrainSettings()  # the release's settings: no overrides
-    assert (p.train["you"].epochs, p.train["you"].lr, p.train["you"].template_lr_scale) == (8, 1e-3, 10)
+    you = p.train["you"]  # quick: the release's learning rate, never decayed; the table's 100x (docs/training.md §11)
+    assert (you.epochs, you.lr, you.milestones(), you.template_lr_scale) == (8, 1e-4, [], 100)
     with pytest.raises(ConfigError, match="preset 'fast' is not 'release' nor one of"):
         plan(train={"preset": "fast"})
 
