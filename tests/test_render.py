@@ -164,6 +164,10 @@ def test_training_curves_and_template_projection(tmp_path):
     plot_training({**histories, "sdt_bp": path}, tmp_path / "with_ftd.png")
     wide = cv2.imread(str(tmp_path / "with_ftd.png"))
     assert wide.shape[1] > 1.4 * img.shape[1] and wide.shape[0] > img.shape[0]
+    # the FTD panels of the models that recorded none (rows 1-2 of 3) hold a line of text, not empty axes
+    third, dark = wide.shape[1] // 3, lambda panel: (panel < 100).mean()
+    rows = np.array_split(wide[:, 2 * third:], 3)
+    assert dark(rows[0]) < 0.2 * dark(rows[2]) and dark(rows[1]) < 0.2 * dark(rows[2])
 
     rng = np.random.default_rng(0)
     line = np.outer(np.arange(20.0), rng.normal(size=8))  # templates on a line: one principal axis

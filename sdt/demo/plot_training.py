@@ -18,6 +18,10 @@ def curve_groups(columns):
 
 
 def _panel(ax, h, cols, title):
+    if not cols:  # e.g. the pose VAE's FTD: it is FTD's encoder, its validation computes none
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, f"{title}: none recorded", ha="center", va="center", fontsize=9, color="0.4")
+        return
     for c in cols:
         ax.plot(h["epoch"], h[c], marker="o", ms=3, label=c)
     values = h[cols].to_numpy(float) if cols else np.array([])
