@@ -35,7 +35,7 @@ TITLES = {1: "Table 1: templates", 2: "Table 2: methods", 3: "Table 3: normalisa
 EXTRA_ROWS = {3: (("bn_parted", "BN; hierarchical (not in the paper)"),
                   ("in_parted", "IN; hierarchical (not in the paper)"))}
 LONG_COLUMNS = ["table", "row", "method", "variant", "speaker", "metric", "status", "value", "std", "n_seeds",
-                "paper", "difference"]
+                "paper", "difference", "parted_input"]
 
 
 def read_evaluation(path):
@@ -118,6 +118,10 @@ def _layout(published, table, evaluated):
 def paper_cells(published, results):
     """Tables 1-3 cell by cell (long: one row per table, row, speaker and metric; :data:`LONG_COLUMNS`)."""
     ours = {(r["speaker"], r["method"]): aggregate(r["per_seed"]) + (len(r["per_seed"]),) for r in results}
+    # a global-pose model's FTD on the release's input is another space: its cells also carry FTD on the parted input,
+    # the space of every other row (ONE_SPACE)
+    parted = {(r["speaker"], r["method"]): aggregate(r["per_seed"], list(ONE_SPACE.values()))[0] for r in results
+              if r.get("representation") == "global" and r.get("ftd_input") != "parted"}
     paper = {(t, s, m): row for t, s, m, row in zip(published["table"], published["speaker"], published["method"],
                                                    published.to_dict("records"), strict=True)}
     records = []
@@ -131,6 +135,7 @@ def paper_cells(published, results):
                 "metric": metric, "status": "run" if n_seeds else "not run", "value": value, "std": std.get(metric),
                 "n_seeds": n_seeds, "paper": ref,
                 "difference": value - ref if value is not None and not math.isnan(ref) else None,
+                "parted_input": parted.get((speaker, method), {}).get(ONE_SPACE.get(metric)),
             })
     return pd.DataFrame.from_records(records, columns=LONG_COLUMNS)
 
@@ -169,6 +174,8 @@ def _paper_cell(cell):
     if paper:
         diff = cell["difference"]
         text += f" (paper {paper}; Δ {diff:+.{dec}f})" if _number(diff) else f" (paper {paper})"
+    if _number(cell.get("parted_input")):
+        text += f"; parted input {cell['parted_input']:.{dec}f}"
     return text
 
 
@@ -215,7 +222,8 @@ def _settings_note(results, ftd_input=True):
 
 FTD_INPUT_NOTES = {
     "release": "the release's encoder input (transform_normalized_parted2global of the normalised global poses, as "
-               "the paper's Speech2Gesture FTD); FTD on the poses made parted is FTD_parted in the evaluation JSON",
+               "the paper's Speech2Gesture FTD); in Tables 1-3 each such cell ends with FTD on the poses made "
+               "parted (*parted input*), the space of every other row; FTD_parted in the evaluation JSON",
     "parted": "the poses made parted, as for every other model; FTD on the release's encoder input (the paper's "
               "path) is FTD_release in the evaluation JSON",
 }

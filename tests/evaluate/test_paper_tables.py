@@ -193,6 +193,11 @@ def test_every_evaluation_in_one_ftd_space(tmp_path):
     assert "| 7.000 |" in s2g and "| 4.000 |" in s2g and "every row in one space" in md
     cells = pd.read_csv(out["csv"])  # Tables 1-3: the configured (release) input, as the paper's S2G row
     assert set(cells[(cells["method"] == "s2g") & (cells["metric"] == "FTD")]["value"].dropna()) == {4.0}
+    # ... and each of a global model's FTD cells ends with its FTD on the parted input, every other row's space
+    table2 = sections(out["md"].read_text())[2]
+    assert table2["Speech2Gesture"].endswith("| 4.000; parted input 7.000 |")
+    assert "parted input" not in table2["SDT-BP"] and "(*parted input*), the space of every other row" in \
+        out["md"].read_text()
     del result["per_seed"][0]["FTD_parted"]  # an evaluation of a global model from before both inputs were kept
     paths[1].write_text(json.dumps({**result, "representation": "global"}))
     with pytest.raises(InputError, match="lacks FTD_parted"):
