@@ -73,7 +73,8 @@ def read_published(path):
 # The table of every evaluation compares all rows in one FTD space: FTD on the poses made parted (for a parted model
 # the one FTD there is; for a global-pose model FTD_parted), and beside it, for global-pose models only, FTD on the
 # release's encoder input (as the paper's Speech2Gesture row; docs/evaluation.md §3).  Tables 1-3 keep the
-# configured input (evaluate.ftd_global_input), to compare with the paper.
+# configured input (evaluate.ftd_global_input), to compare with the paper, each such cell followed by the mean over
+# seeds of the parted input's FTD.
 ONE_SPACE = {"FTD": "FTD_parted", "FTD_mu_logvar": "FTD_mu_logvar_parted"}
 RELEASE_INPUT = ("FTD_release", "FTD, release input ↓", 3)  # (key, header, decimals)
 
